@@ -1,0 +1,3 @@
+"""igresearch: Instagram video metadata for research."""
+
+__version__ = "0.1.0"

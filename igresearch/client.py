@@ -1,0 +1,339 @@
+"""HTTP only: one paid request in, one validated response envelope out."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from . import __version__
+from .errors import (
+    APIError,
+    AuthError,
+    InsufficientCreditsError,
+    MediaUnavailableError,
+    RateLimitError,
+    ResponseFormatError,
+)
+from .shapes import locate_media
+from .urls import canonical_url, parse_shortcode
+
+__all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched"]
+
+DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
+CHANNELS = ("apify", "rapid", "memories.ai")
+ENDPOINT = "/instagram/video/metadata"
+
+_SUCCESS_CODES = {"0", "200", ""}
+_AUTH_CODES = {"401", "403"}
+_MAX_RETRY_AFTER_S = 600.0
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A successful call: the envelope and what the HTTP exchange said about it."""
+
+    url: str
+    shortcode: str
+    envelope: dict[str, Any]
+    status: int
+    date: datetime | None
+    attempts: int
+
+
+class _Transient(Exception):
+    """A failure worth retrying; wraps the error to raise once retries run out."""
+
+    def __init__(self, error: APIError, retry_after: float | None = None) -> None:
+        self.error = error
+        self.retry_after = retry_after
+
+
+class Client:
+    """A client of the memories.ai Instagram video metadata endpoint.
+
+    Parameters
+    ----------
+    api_key
+        The key; default: the ``MEMORIES_API_KEY`` environment variable.
+    channel
+        Upstream provider: ``"apify"``, ``"rapid"`` or ``"memories.ai"``.
+    base_url
+        Default: ``MEMORIES_BASE_URL``, else the vendor's production URL.
+    timeout
+        Seconds to wait for the server to connect and to answer.
+    max_retries
+        Retries after the first attempt, on connection errors, timeouts, HTTP 429 and 5xx,
+        and API codes 0429 and 0001. Other failures are never retried.
+    backoff
+        Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
+    sleep, rng
+        Injected for tests, so retries need not sleep for real.
+
+    Raises
+    ------
+    ValueError
+        For an unknown channel.
+
+    Examples
+    --------
+    >>> with Client(channel="apify") as client:  # doctest: +SKIP
+    ...     envelope = client.video_metadata("https://www.instagram.com/reel/DLlGZiCOBQ0/")
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        channel: str = "apify",
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
+        self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
+        self.channel = channel
+        base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = base.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"igresearch/{__version__}"
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"Client(channel={self.channel!r}, base_url={self.base_url!r}, api_key={key})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    def video_metadata(self, url: str) -> dict[str, Any]:
+        """Fetch the metadata of one post and return the response envelope.
+
+        Parameters
+        ----------
+        url
+            Any Instagram post, reel or TV URL, or a bare shortcode.
+
+        Returns
+        -------
+        dict
+            The decoded envelope, e.g. ``{"code": "0000", "data": {"data": {...}}, ...}``.
+
+        Raises
+        ------
+        InvalidURLError
+            Before any request, for input that is not an Instagram post.
+        AuthError, InsufficientCreditsError, RateLimitError, MediaUnavailableError,
+        ResponseFormatError, APIError
+            See :mod:`igresearch.errors`.
+        """
+        return self.fetch(url).envelope
+
+    def fetch(self, url: str) -> Fetched:
+        """Like :meth:`video_metadata`, with the HTTP status, ``Date`` and attempt count."""
+        shortcode = parse_shortcode(url)
+        canonical = canonical_url(shortcode)
+        if not self._api_key:
+            raise AuthError(
+                "No API key: set the MEMORIES_API_KEY environment variable "
+                "(or pass api_key=...) to a key from memories.ai.",
+                url=canonical,
+            )
+        body = {"video_url": canonical, "channel": self.channel}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._post(body, canonical)
+                return Fetched(
+                    url=canonical,
+                    shortcode=shortcode,
+                    envelope=_validate(response, canonical),
+                    status=response.status_code,
+                    date=_parse_date(response.headers.get("Date")),
+                    attempts=attempt,
+                )
+            except _Transient as transient:
+                if attempt > self.max_retries:
+                    transient.error.attempts = attempt
+                    raise transient.error from None
+                self._sleep(self._delay(attempt, transient.retry_after))
+            except APIError as error:
+                error.attempts = attempt
+                raise
+
+    def _post(self, body: dict[str, str], canonical: str) -> requests.Response:
+        try:
+            return self._session.post(
+                self.base_url + ENDPOINT,
+                json=body,
+                headers={"Authorization": self._api_key or ""},
+                timeout=self.timeout,
+            )
+        except requests.Timeout:
+            error = APIError(f"No answer within {self.timeout:g} s for {canonical}.", url=canonical)
+        except requests.ConnectionError as exc:
+            error = APIError(
+                f"Could not reach the API at {self.base_url} for {canonical} "
+                f"({type(exc).__name__}). Check the network and MEMORIES_BASE_URL.",
+                url=canonical,
+            )
+        error.retriable = True
+        raise _Transient(error)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, _MAX_RETRY_AFTER_S)
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return ceiling * self._rng.uniform(0.5, 1.0)
+
+
+def _validate(response: requests.Response, url: str) -> dict[str, Any]:
+    """Return the envelope of a successful response; raise the matching error otherwise."""
+    status = response.status_code
+    try:
+        decoded = response.json()
+    except ValueError:
+        decoded = None
+    envelope: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
+    raw_code = envelope.get("code") if envelope else None
+    code = _normalise_code(raw_code)
+    message = str(envelope.get("msg") or "") if envelope else ""
+    where = f"HTTP {status}" + (f", code {raw_code}" if raw_code is not None else "")
+
+    def details(text: str) -> dict[str, Any]:
+        return {"status": status, "code": code, "url": url, "message": text}
+
+    if status in (401, 403) or code in _AUTH_CODES:
+        raise AuthError(
+            **details(
+                f"API key rejected ({where}: {message or 'unauthorized'}) for {url}. "
+                "Set MEMORIES_API_KEY to a valid, enabled key."
+            )
+        )
+    if status == 402 or code == "402":
+        raise InsufficientCreditsError(
+            **details(
+                f"No credits left ({where}) for {url}. Top up the memories.ai account, then resume."
+            )
+        )
+    if status == 429 or code == "429":
+        raise _Transient(
+            RateLimitError(
+                **details(f"Rate limited ({where}) for {url}. Lower the request rate and resume.")
+            ),
+            _retry_after(response.headers.get("Retry-After")),
+        )
+    if status >= 500 or code == "1":
+        error = APIError(
+            **details(f"The API failed ({where}: {message or 'server error'}) for {url}."),
+            retriable=True,
+        )
+        raise _Transient(error, _retry_after(response.headers.get("Retry-After")))
+    if envelope is None:
+        snippet = response.text[:80].replace("\n", " ")
+        raise ResponseFormatError(
+            **details(
+                f"The API answered {where} with a body that is not a JSON object "
+                f"({response.headers.get('Content-Type', 'no content type')}: {snippet!r}) "
+                f"for {url}. Try again later."
+            )
+        )
+    if status >= 400 or _failed(envelope, code):
+        raise APIError(
+            **details(f"The API refused the request ({where}: {message or 'failed'}) for {url}.")
+        )
+    located = locate_media(envelope)
+    if located is None:
+        raise ResponseFormatError(
+            **details(f"The API answered {where} with an envelope of unknown shape for {url}.")
+        )
+    if located.node is None:
+        raise MediaUnavailableError(
+            **details(
+                f"The post {url} is unavailable ({located.reason}): deleted, private or "
+                "visible only when logged in."
+            ),
+            response=envelope,
+        )
+    return envelope
+
+
+def _normalise_code(value: Any) -> str | None:
+    """'0000' -> '0', '0401' -> '401', 200 -> '200'; None stays None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return (text.lstrip("0") or "0") if text.isdigit() else text
+
+
+def _failed(envelope: dict[str, Any], code: str | None) -> bool:
+    def is_false(value: Any) -> bool:
+        return value is False or (isinstance(value, str) and value.lower() == "false")
+
+    def is_true(value: Any) -> bool:
+        return value is True or (isinstance(value, str) and value.lower() == "true")
+
+    return (
+        is_false(envelope.get("success"))
+        or is_true(envelope.get("failed"))
+        or (code is not None and code not in _SUCCESS_CODES)
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    when = _parse_date(value)
+    if when is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

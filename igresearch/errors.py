@@ -1,0 +1,100 @@
+"""The exceptions igresearch raises, one tree::
+
+    IgResearchError
+    ├── InvalidURLError             input is not an Instagram post URL or shortcode
+    ├── CassetteError               offline replay cannot answer a request
+    └── APIError                    the API call failed (carries status, code, message, url)
+        ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
+        ├── InsufficientCreditsError    no credits left (402/0402)
+        ├── RateLimitError          still rate-limited (429/0429) after every retry
+        ├── MediaUnavailableError   success, but the post is deleted, private or login-walled
+        └── ResponseFormatError     the body is HTML, truncated, not JSON or an unknown envelope
+
+Messages name the input and the next step. None of them ever contains the API key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthError",
+    "CassetteError",
+    "IgResearchError",
+    "InsufficientCreditsError",
+    "InvalidURLError",
+    "MediaUnavailableError",
+    "RateLimitError",
+    "ResponseFormatError",
+]
+
+
+class IgResearchError(Exception):
+    """Base class of every error igresearch raises."""
+
+
+class InvalidURLError(IgResearchError, ValueError):
+    """The input is not an Instagram post, reel or TV URL, nor a bare shortcode."""
+
+
+class CassetteError(IgResearchError):
+    """Offline replay has no recording for a request (or no cassette at all)."""
+
+
+class APIError(IgResearchError):
+    """The API call failed; carries HTTP status, API code, message and the Instagram URL."""
+
+    #: Whether a later attempt may succeed (a collection retries these on --retry-failed).
+    retriable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        retriable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.url = url
+        self.response = response
+        #: How many requests were sent before giving up (set by the client).
+        self.attempts: int | None = None
+        if retriable is not None:
+            self.retriable = retriable
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, "
+            f"code={self.code!r}, url={self.url!r})"
+        )
+
+
+class AuthError(APIError):
+    """The API key is missing, rejected (401/0401) or the account is disabled (403/0403)."""
+
+
+class InsufficientCreditsError(APIError):
+    """The account has no credits left (402/0402)."""
+
+
+class RateLimitError(APIError):
+    """The API still answered 429/0429 after every retry."""
+
+    retriable = True
+
+
+class MediaUnavailableError(APIError):
+    """The API succeeded but the post is deleted, private or login-walled; `.response` holds it."""
+
+
+class ResponseFormatError(APIError):
+    """The body is HTML, truncated, not JSON, or an envelope igresearch does not know."""
+
+    retriable = True

@@ -1,0 +1,93 @@
+"""Find the media node inside any response shape, and say when the post is unavailable.
+
+The API's channels wrap Instagram's data differently, and old payloads differ again. This is the one
+place that knows the wrappings; the client uses it to spot unavailable posts, the tables code to
+find the node it flattens.
+
+=========================== ===================================================================
+``source_shape``            where the media node sits
+=========================== ===================================================================
+data.xdt_shortcode_media    Instagram web GraphQL (current), inside or outside the vendor envelope
+data.shortcode_media        Instagram web GraphQL (2024)
+graphql.shortcode_media     Instagram web GraphQL (older ``?__a=1`` pages)
+items                       Instagram mobile API: ``items[0]``
+apify_item                  Apify scraper's flat camelCase item (``shortCode``, ``likesCount``...)
+media_node                  a bare media node (``shortcode`` and ``__typename`` or ``id``)
+=========================== ===================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+__all__ = ["Located", "locate_media"]
+
+_MAX_DEPTH = 4
+
+
+class Located(NamedTuple):
+    """Where a response keeps its media node; `node` is None when the post is unavailable."""
+
+    shape: str
+    node: dict[str, Any] | None
+    reason: str | None = None
+
+
+def locate_media(payload: Any) -> Located | None:
+    """Find the media node in a response, an Instagram envelope or a bare node.
+
+    Parameters
+    ----------
+    payload
+        A decoded JSON response (the vendor envelope or anything it may wrap).
+
+    Returns
+    -------
+    Located or None
+        The shape and the node. ``node`` is None (and ``reason`` says why) for a post that is
+        deleted, private or login-walled. None when no known shape is found.
+
+    Examples
+    --------
+    >>> locate_media({"data": {"xdt_shortcode_media": None}, "status": "ok"})
+    Located(shape='data.xdt_shortcode_media', node=None, reason='media node is null')
+    """
+    return _locate(payload, "data", 0)
+
+
+def _locate(payload: Any, parent: str, depth: int) -> Located | None:
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(payload, list):
+        # Apify answers with a list of items; an empty list is "nothing found".
+        if not payload:
+            return Located("apify_item", None, "empty result list")
+        return _locate(payload[0], parent, depth + 1)
+    if not isinstance(payload, dict):
+        return None
+    for key in ("xdt_shortcode_media", "shortcode_media"):
+        if key in payload:
+            node = payload[key]
+            shape = f"{parent}.{key}"
+            if isinstance(node, dict) and node:
+                return Located(shape, node)
+            return Located(shape, None, "media node is null")
+    if isinstance(payload.get("graphql"), dict):
+        return _locate(payload["graphql"], "graphql", depth + 1)
+    if "items" in payload and isinstance(payload["items"], list):
+        items = payload["items"]
+        if items and isinstance(items[0], dict):
+            return Located("items", items[0])
+        return Located("items", None, "items list is empty")
+    if "shortCode" in payload or ("error" in payload and "url" in payload):
+        if payload.get("error"):
+            reason = str(payload.get("errorDescription") or payload["error"])
+            return Located("apify_item", None, reason)
+        return Located("apify_item", payload)
+    if "shortcode" in payload and ("__typename" in payload or "id" in payload):
+        return Located("media_node", payload)
+    if "data" in payload:
+        if payload["data"] is None:
+            return Located("data", None, "data is null")
+        return _locate(payload["data"], "data", depth + 1)
+    return None

@@ -1,0 +1,292 @@
+"""The client against the project's fake API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import pytest
+
+from igresearch.client import Client, _retry_after
+from igresearch.errors import (
+    APIError,
+    AuthError,
+    InsufficientCreditsError,
+    InvalidURLError,
+    MediaUnavailableError,
+    RateLimitError,
+    ResponseFormatError,
+)
+from igresearch.testing import FakeAPI
+
+KEY = "sk-SECRET-igresearch-test-key-0123456789"
+SHORTCODE = "DLlGZiCOBQ0"
+CANONICAL = f"https://www.instagram.com/reel/{SHORTCODE}/"
+
+
+class Sleeps(list[float]):
+    """Records the delays the client asks for instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def client(fake_api: FakeAPI, sleeps: Sleeps) -> Client:
+    return Client(KEY, base_url=fake_api.base_url, sleep=sleeps, rng=random.Random(7))
+
+
+def test_success_returns_the_documented_envelope_and_sends_the_documented_request(
+    client: Client, fake_api: FakeAPI
+) -> None:
+    envelope = client.video_metadata(f"  instagram.com/reels/{SHORTCODE}?igsh=abc  ")
+
+    documented = resources.files("igresearch").joinpath("data/documented_example.json")
+    assert envelope == json.loads(documented.read_text(encoding="utf-8"))
+    [request] = fake_api.requests
+    assert request.method == "POST"
+    assert request.path == "/serve/api/v2/instagram/video/metadata"
+    assert request.headers["Authorization"] == KEY
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.json == {"video_url": CANONICAL, "channel": "apify"}
+
+
+def test_fetch_reports_status_date_and_attempts(client: Client, fake_api: FakeAPI) -> None:
+    fake_api.date = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    fake_api.enqueue("server_error")
+
+    fetched = client.fetch(SHORTCODE)
+
+    assert (fetched.status, fetched.attempts, fetched.shortcode) == (200, 2, SHORTCODE)
+    assert fetched.date == datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    assert fetched.url == CANONICAL
+
+
+def test_other_shortcodes_get_their_own_media(client: Client, fake_api: FakeAPI) -> None:
+    envelope = client.video_metadata("https://www.instagram.com/p/C0ffee12345/")
+    assert envelope == fake_api.media_for("C0ffee12345")
+
+
+def test_channel_and_key_and_base_url_from_environment(
+    fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMORIES_API_KEY", "env-key")
+    monkeypatch.setenv("MEMORIES_BASE_URL", fake_api.base_url + "/")
+    with Client(channel="memories.ai") as client:
+        client.video_metadata(SHORTCODE)
+    [request] = fake_api.requests
+    assert request.headers["Authorization"] == "env-key"
+    assert request.json == {"video_url": CANONICAL, "channel": "memories.ai"}
+
+
+def test_default_base_url_is_the_vendors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMORIES_BASE_URL", raising=False)
+    assert Client(KEY).base_url == "https://mavi-backend.memories.ai/serve/api/v2"
+
+
+def test_missing_key_raises_before_any_request(
+    fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    client = Client(base_url=fake_api.base_url)
+    with pytest.raises(AuthError, match="MEMORIES_API_KEY"):
+        client.video_metadata(SHORTCODE)
+    assert fake_api.requests == []
+
+
+def test_invalid_url_raises_before_any_request(client: Client, fake_api: FakeAPI) -> None:
+    with pytest.raises(InvalidURLError, match=r"example\.com"):
+        client.video_metadata("https://example.com/reel/DLlGZiCOBQ0/")
+    assert fake_api.requests == []
+
+
+def test_unknown_channel_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"'tiktok'.*apify, rapid, memories\.ai"):
+        Client(KEY, channel="tiktok")
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error_class", "status", "code"),
+    [
+        ("unauthorized", AuthError, 401, "401"),
+        ("forbidden", AuthError, 403, "403"),
+        ("code_0401", AuthError, 200, "401"),
+        ("code_int_401", AuthError, 200, "401"),
+        ("no_credits", InsufficientCreditsError, 402, "402"),
+        ("code_0402", InsufficientCreditsError, 200, "402"),
+        ("code_0003", APIError, 200, "3"),
+        ("html", ResponseFormatError, 200, None),
+        ("truncated", ResponseFormatError, 200, None),
+        ("null_media", MediaUnavailableError, 200, "0"),
+    ],
+)
+def test_failures_that_are_never_retried(
+    client: Client,
+    fake_api: FakeAPI,
+    sleeps: Sleeps,
+    behaviour: str,
+    error_class: type[APIError],
+    status: int,
+    code: str | None,
+) -> None:
+    fake_api.set_default(behaviour)
+
+    with pytest.raises(error_class) as caught:
+        client.video_metadata(SHORTCODE)
+
+    error = caught.value
+    assert type(error) is error_class
+    assert (error.status, error.code, error.url, error.attempts) == (status, code, CANONICAL, 1)
+    assert CANONICAL in str(error)
+    assert len(fake_api.requests) == 1
+    assert sleeps == []
+
+
+def test_unavailable_media_keeps_the_response(client: Client, fake_api: FakeAPI) -> None:
+    fake_api.set_default("null_media")
+    with pytest.raises(MediaUnavailableError) as caught:
+        client.video_metadata(SHORTCODE)
+    assert caught.value.response["data"]["data"] == {"xdt_shortcode_media": None}
+    assert "unavailable" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        "server_error",
+        "reset",
+        "rate_limited",
+        "rate_limited_no_retry_after",
+        "code_0429",
+        "code_0001",
+    ],
+)
+def test_transient_failures_are_retried_then_succeed(
+    client: Client, fake_api: FakeAPI, sleeps: Sleeps, behaviour: str
+) -> None:
+    fake_api.enqueue(behaviour, behaviour)
+
+    envelope = client.video_metadata(SHORTCODE)
+
+    assert envelope["code"] == "0000"
+    assert len(fake_api.requests) == 3
+    assert len(sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error_class"),
+    [
+        ("rate_limited", RateLimitError),
+        ("code_0429", RateLimitError),
+        ("server_error", APIError),
+        ("reset", APIError),
+        ("code_0001", APIError),
+    ],
+)
+def test_retries_run_out(
+    fake_api: FakeAPI, sleeps: Sleeps, behaviour: str, error_class: type[APIError]
+) -> None:
+    fake_api.set_default(behaviour)
+    client = Client(KEY, base_url=fake_api.base_url, max_retries=3, sleep=sleeps)
+
+    with pytest.raises(error_class) as caught:
+        client.video_metadata(SHORTCODE)
+
+    assert type(caught.value) is error_class
+    assert caught.value.retriable
+    assert caught.value.attempts == 4
+    assert len(fake_api.requests) == 4
+    assert len(sleeps) == 3
+
+
+def test_retry_after_is_honoured(client: Client, fake_api: FakeAPI, sleeps: Sleeps) -> None:
+    fake_api.enqueue("rate_limited", "rate_limited")
+    client.video_metadata(SHORTCODE)
+    assert sleeps == [1.0, 1.0]
+
+
+def test_backoff_doubles_with_jitter_up_to_a_ceiling(fake_api: FakeAPI, sleeps: Sleeps) -> None:
+    fake_api.set_default("server_error")
+    client = Client(
+        KEY, base_url=fake_api.base_url, max_retries=6, backoff=0.5, max_backoff=4.0, sleep=sleeps
+    )
+    with pytest.raises(APIError):
+        client.video_metadata(SHORTCODE)
+
+    ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert len(sleeps) == len(ceilings)
+    for delay, ceiling in zip(sleeps, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    assert len(set(sleeps)) > 1, "jitter makes delays differ"
+
+
+def test_timeouts_are_retried(fake_api: FakeAPI, sleeps: Sleeps) -> None:
+    fake_api.slow_seconds = 0.5
+    fake_api.enqueue("slow")
+    client = Client(KEY, base_url=fake_api.base_url, timeout=0.1, sleep=sleeps)
+    assert client.video_metadata(SHORTCODE)["code"] == "0000"
+    assert len(sleeps) == 1
+
+
+def test_zero_retries_means_one_attempt(fake_api: FakeAPI, sleeps: Sleeps) -> None:
+    fake_api.set_default("server_error")
+    client = Client(KEY, base_url=fake_api.base_url, max_retries=0, sleep=sleeps)
+    with pytest.raises(APIError):
+        client.video_metadata(SHORTCODE)
+    assert (len(fake_api.requests), sleeps) == (1, [])
+
+
+def test_connection_refused_is_a_clear_api_error(sleeps: Sleeps) -> None:
+    with FakeAPI() as api:
+        base_url = api.base_url
+    client = Client(KEY, base_url=base_url, max_retries=1, sleep=sleeps)
+    with pytest.raises(APIError, match="Could not reach the API") as caught:
+        client.video_metadata(SHORTCODE)
+    assert caught.value.status is None
+
+
+BEHAVIOURS = [
+    "unauthorized",
+    "forbidden",
+    "no_credits",
+    "rate_limited",
+    "server_error",
+    "reset",
+    "html",
+    "truncated",
+    "null_media",
+    "code_0001",
+    "code_0003",
+    "code_0401",
+    "code_0402",
+    "code_0429",
+]
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS)
+def test_the_key_never_appears_in_errors(fake_api: FakeAPI, sleeps: Sleeps, behaviour: str) -> None:
+    fake_api.set_default(behaviour)
+    client = Client(KEY, base_url=fake_api.base_url, max_retries=1, sleep=sleeps)
+    with pytest.raises(APIError) as caught:
+        client.video_metadata(SHORTCODE)
+    error = caught.value
+    texts = [str(error), repr(error), repr(client), str(error.__cause__), str(error.__context__)]
+    assert all(KEY not in text for text in texts)
+
+
+def test_retry_after_header_forms() -> None:
+    assert _retry_after("7") == 7.0
+    assert _retry_after(None) is None
+    assert _retry_after("soon") is None
+    in_a_minute = datetime.now(UTC) + timedelta(seconds=60)
+    from email.utils import format_datetime
+
+    seconds = _retry_after(format_datetime(in_a_minute, usegmt=True))
+    assert seconds is not None and 55 <= seconds <= 60
