@@ -23,7 +23,7 @@ from .errors import (
     RateLimitError,
     ResponseFormatError,
 )
-from .shapes import locate_media
+from .shapes import failed, locate_media, normalise_code
 from .urls import canonical_url, parse_shortcode
 
 __all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched"]
@@ -32,7 +32,6 @@ DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 CHANNELS = ("apify", "rapid", "memories.ai")
 ENDPOINT = "/instagram/video/metadata"
 
-_SUCCESS_CODES = {"0", "200", ""}
 _AUTH_CODES = {"401", "403"}
 _MAX_RETRY_AFTER_S = 600.0
 
@@ -229,7 +228,7 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
         decoded = None
     envelope: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
     raw_code = envelope.get("code") if envelope else None
-    code = _normalise_code(raw_code)
+    code = normalise_code(raw_code)
     message = str(envelope.get("msg") or "") if envelope else ""
     where = f"HTTP {status}" + (f", code {raw_code}" if raw_code is not None else "")
 
@@ -271,7 +270,7 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
                 f"for {url}. Try again later."
             )
         )
-    if status >= 400 or _failed(envelope, code):
+    if status >= 400 or failed(envelope):
         raise APIError(
             **details(f"The API refused the request ({where}: {message or 'failed'}) for {url}.")
         )
@@ -289,28 +288,6 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
             response=envelope,
         )
     return envelope
-
-
-def _normalise_code(value: Any) -> str | None:
-    """'0000' -> '0', '0401' -> '401', 200 -> '200'; None stays None."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return (text.lstrip("0") or "0") if text.isdigit() else text
-
-
-def _failed(envelope: dict[str, Any], code: str | None) -> bool:
-    def is_false(value: Any) -> bool:
-        return value is False or (isinstance(value, str) and value.lower() == "false")
-
-    def is_true(value: Any) -> bool:
-        return value is True or (isinstance(value, str) and value.lower() == "true")
-
-    return (
-        is_false(envelope.get("success"))
-        or is_true(envelope.get("failed"))
-        or (code is not None and code not in _SUCCESS_CODES)
-    )
 
 
 def _retry_after(value: str | None) -> float | None:

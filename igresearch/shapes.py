@@ -1,8 +1,8 @@
-"""Find the media node inside any response shape, and say when the post is unavailable.
+"""Read a response envelope: did it fail, where is the media node, is the post unavailable.
 
 The API's channels wrap Instagram's data differently, and old payloads differ again. This is the one
-place that knows the wrappings; the client uses it to spot unavailable posts, the tables code to
-find the node it flattens.
+place that knows the wrappings; the client uses it to judge responses, the tables code to find the
+node it flattens.
 
 =========================== ===================================================================
 ``source_shape``            where the media node sits
@@ -20,9 +20,35 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["Located", "locate_media"]
+__all__ = ["Located", "failed", "locate_media", "normalise_code"]
 
 _MAX_DEPTH = 4
+_SUCCESS_CODES = {"0", "200", ""}
+
+
+def normalise_code(value: Any) -> str | None:
+    """The API's ``code`` as a plain string: '0000' -> '0', '0401' -> '401', 200 -> '200'."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return (text.lstrip("0") or "0") if text.isdigit() else text
+
+
+def failed(envelope: dict[str, Any]) -> bool:
+    """Whether the vendor envelope signals failure: ``success: false``, ``failed: true`` or a
+    ``code`` other than 0000/0/200 (the vendor's own client also accepts an empty code)."""
+
+    def flag(value: Any, expected: bool) -> bool:
+        return value is expected or (
+            isinstance(value, str) and value.lower() == str(expected).lower()
+        )
+
+    code = normalise_code(envelope.get("code"))
+    return (
+        flag(envelope.get("success"), False)
+        or flag(envelope.get("failed"), True)
+        or (code is not None and code not in _SUCCESS_CODES)
+    )
 
 
 class Located(NamedTuple):

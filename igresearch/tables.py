@@ -1,0 +1,736 @@
+"""Responses -> typed polars DataFrames of media, comments, owners and carousel children.
+
+No network: reading a JSON Lines (or JSON) file is the only I/O, besides ``Tables.write`` and
+``read_tables``. One malformed record never loses the others: it lands in ``Tables.errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import polars as pl
+
+from .errors import InvalidURLError
+from .schema import SCHEMAS, TIME
+from .shapes import failed, locate_media
+from .urls import canonical_url, shortcode_to_media_id
+
+__all__ = ["Tables", "read_tables", "to_tables"]
+
+_BATCH = 5_000
+_I64 = 2**63 - 1
+_MAX_EPOCH_S = 4_102_444_800  # 2100-01-01: later "timestamps" are junk
+_NAMES = tuple(SCHEMAS)
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables built from responses, each a DataFrame with its declared schema.
+
+    See ``docs/data-dictionary.md`` for every column.
+    """
+
+    media: pl.DataFrame
+    comments: pl.DataFrame
+    owners: pl.DataFrame
+    children: pl.DataFrame
+    errors: pl.DataFrame
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name}={getattr(self, name).height}" for name in _NAMES)
+        return f"Tables({counts})"
+
+    def write(
+        self, directory: str | os.PathLike[str], *, format: Literal["parquet", "csv"] = "parquet"
+    ) -> list[Path]:
+        """Write each table to ``directory/<table>.<format>`` and return the paths.
+
+        In CSV, list columns are JSON arrays and times ISO 8601. Each file is written to a
+        temporary name first and renamed, so no file is ever left half-written.
+        """
+        if format not in ("parquet", "csv"):
+            raise ValueError(f"Unknown format {format!r}: use 'parquet' or 'csv'.")
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in _NAMES:
+            path = target / f"{name}.{format}"
+            frame: pl.DataFrame = getattr(self, name)
+            with tempfile.NamedTemporaryFile(dir=target, suffix=".part", delete=False) as part:
+                temporary = Path(part.name)
+            try:
+                if format == "parquet":
+                    frame.write_parquet(temporary)
+                else:
+                    _to_csv_frame(frame).write_csv(temporary)
+                temporary.replace(path)
+            finally:
+                temporary.unlink(missing_ok=True)
+            paths.append(path)
+        return paths
+
+
+def read_tables(directory: str | os.PathLike[str]) -> Tables:
+    """Read tables written by :meth:`Tables.write` (parquet preferred, else CSV)."""
+    source = Path(directory)
+    frames = {}
+    for name, schema in SCHEMAS.items():
+        parquet, csv = source / f"{name}.parquet", source / f"{name}.csv"
+        if parquet.exists():
+            frames[name] = pl.read_parquet(parquet).select(schema.names()).cast(schema)
+        elif csv.exists():
+            frames[name] = _from_csv_frame(pl.read_csv(csv, infer_schema=False), schema)
+        else:
+            raise FileNotFoundError(f"No {name}.parquet or {name}.csv in {source}.")
+    return Tables(**frames)
+
+
+def to_tables(source: Any) -> Tables:
+    """Build the tables from responses, with no network.
+
+    Parameters
+    ----------
+    source
+        A response (the vendor envelope, Instagram's own ``{"data": ...}`` or a bare media node),
+        a list or iterable of responses or archive records, or the path of a JSON Lines file of
+        them (a ``.json`` file may hold one response or a list).
+
+    Returns
+    -------
+    Tables
+        ``media`` (one row per post and fetch), ``comments``, ``owners`` (latest snapshot of
+        each), ``children`` (carousel items) and ``errors`` (unavailable posts, failed requests
+        and malformed records, each with the record it came from).
+
+    Examples
+    --------
+    >>> from igresearch.testing import FakeAPI
+    >>> tables = to_tables(FakeAPI.media_for("DLlGZiCOBQ0"))
+    >>> tables
+    Tables(media=1, comments=1, owners=1, children=0, errors=0)
+    >>> tables.media.select("media_id", "play_count", "like_count", "taken_at")
+    shape: (1, 4)
+    ┌─────────────────────┬────────────┬────────────┬─────────────────────────┐
+    │ media_id            ┆ play_count ┆ like_count ┆ taken_at                │
+    │ ---                 ┆ ---        ┆ ---        ┆ ---                     │
+    │ str                 ┆ i64        ┆ i64        ┆ datetime[μs, UTC]       │
+    ╞═════════════════════╪════════════╪════════════╪═════════════════════════╡
+    │ 3667365614373573684 ┆ 1799817    ┆ 27791      ┆ 2025-07-01 21:09:04 UTC │
+    └─────────────────────┴────────────┴────────────┴─────────────────────────┘
+    """
+    builder = _Builder()
+    batch: list[tuple[str, Any]] = []
+    for where, record in _records(source):
+        batch.append((where, record))
+        if len(batch) >= _BATCH:
+            builder.add_batch(batch)
+            batch = []
+    builder.add_batch(batch)
+    return builder.tables()
+
+
+def _records(source: Any) -> Iterator[tuple[str, Any]]:
+    """(where, record) pairs from any supported source; unreadable lines become error records."""
+    if isinstance(source, str | os.PathLike):
+        yield from _file_records(Path(source))
+    elif isinstance(source, dict):
+        yield "record 0", source
+    elif isinstance(source, Iterable) and not isinstance(source, str | bytes):
+        for index, record in enumerate(source):
+            yield f"record {index}", record
+    else:
+        raise TypeError(
+            f"to_tables() takes a response dict, a list of responses or archive records, or a "
+            f"path to a JSON Lines file, not {type(source).__name__}."
+        )
+
+
+def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: {path}")
+    if path.suffix == ".json":
+        document = msgspec.json.decode(path.read_bytes())
+        records = document if isinstance(document, list) else [document]
+        for index, record in enumerate(records):
+            yield f"{path.name} record {index}", record
+        return
+    decoder = msgspec.json.Decoder()
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path.name}:{number}"
+            try:
+                yield where, decoder.decode(line)
+            except msgspec.DecodeError as error:
+                yield where, _BadLine(f"not valid JSON ({error}); a partial last line is normal")
+
+
+class _BadLine(str):
+    """A line that could not be decoded; carries the reason."""
+
+
+class _Builder:
+    """Accumulates typed frames batch by batch, then deduplicates them into the final tables."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _NAMES}
+
+    def add_batch(self, batch: list[tuple[str, Any]]) -> None:
+        rows: dict[str, list[Row]] = {name: [] for name in _NAMES}
+        for where, record in batch:
+            for name, table_rows in _record_rows(where, record).items():
+                rows[name].extend(table_rows)
+        for name, table_rows in rows.items():
+            if table_rows:
+                self._frames[name].append(_frame(name, table_rows))
+
+    def tables(self) -> Tables:
+        frames = {
+            name: pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMAS[name])
+            for name, parts in self._frames.items()
+        }
+        return Tables(
+            media=_latest(frames["media"], ["media_id", "fetched_at"]),
+            comments=_latest(frames["comments"], ["comment_id"]),
+            owners=_merge_owners(frames["owners"]),
+            children=_latest(frames["children"], ["parent_media_id", "position", "fetched_at"]),
+            errors=frames["errors"],
+        )
+
+
+def _frame(name: str, rows: list[Row]) -> pl.DataFrame:
+    """Rows (already coerced to their column's Python type) -> a frame with the table's schema."""
+    schema = SCHEMAS[name]
+    times = [column for column, dtype in schema.items() if dtype == TIME]
+    build = {column: pl.Int64() if dtype == TIME else dtype for column, dtype in schema.items()}
+    frame = pl.DataFrame(rows, schema=build, orient="row")
+    return frame.with_columns(pl.col(times).cast(TIME))
+
+
+def _latest(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """One row per key: the one with the latest fetched_at (input order breaks ties)."""
+    if frame.is_empty():
+        return frame
+    ordered = frame.with_row_index("_order").sort(["fetched_at", "_order"], nulls_last=False)
+    keyed = ordered.filter(pl.col(key[0]).is_not_null())
+    unkeyed = ordered.filter(pl.col(key[0]).is_null())
+    latest = keyed.unique(subset=key, keep="last", maintain_order=True)
+    return pl.concat([latest, unkeyed]).sort("_order").drop("_order")
+
+
+def _merge_owners(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per account: for each column its latest non-null value, so a stub never
+    overwrites a known follower count."""
+    if frame.is_empty():
+        return frame
+    columns = [c for c in frame.columns if c != "owner_id"]
+    return (
+        frame.filter(pl.col("owner_id").is_not_null())
+        .with_row_index("_order")
+        .sort(["fetched_at", "_order"], nulls_last=False)
+        .group_by("owner_id", maintain_order=True)
+        .agg(pl.col("_order").min(), *(pl.col(c).drop_nulls().last() for c in columns))
+        .sort("_order")
+        .select(SCHEMAS["owners"].names())
+    )
+
+
+# --- one record -> rows
+
+
+def _record_rows(where: str, record: Any) -> dict[str, list[Row]]:
+    """All rows one record gives, or one error row: never a part of a record."""
+    meta = _Meta(shortcode=None, channel=None, fetched_at=None)
+    try:
+        if isinstance(record, _BadLine):
+            return {"errors": [(where, None, None, "malformed", str(record), None)]}
+        envelope = record
+        if isinstance(record, dict) and "archive_version" in record:
+            meta = _Meta(
+                shortcode=_str(record.get("shortcode")),
+                channel=_str(record.get("channel")),
+                fetched_at=_time(record.get("fetched_at")),
+            )
+            envelope = record.get("response")
+            if envelope is None:
+                error = _dict(record.get("error"))
+                reason = _str(error.get("message")) or "the request failed"
+                return {"errors": [meta.error(where, "failed", reason)]}
+        return _envelope_rows(where, envelope, meta)
+    except Exception as error:  # one bad record never loses the others
+        reason = f"{type(error).__name__}: {error}"[:500]
+        return {"errors": [meta.error(where, "malformed", reason)]}
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """What an archive record says about the response it holds."""
+
+    shortcode: str | None
+    channel: str | None
+    fetched_at: int | None
+
+    def error(self, where: str, kind: str, reason: str) -> Row:
+        return (where, self.shortcode, self.channel, kind, reason, self.fetched_at)
+
+
+def _envelope_rows(where: str, envelope: Any, meta: _Meta) -> dict[str, list[Row]]:
+    if isinstance(envelope, dict) and failed(envelope):
+        reason = f"the API reported failure (code {envelope.get('code')!r}: {envelope.get('msg')})"
+        return {"errors": [meta.error(where, "failed", reason)]}
+    located = locate_media(envelope)
+    if located is None:
+        return {"errors": [meta.error(where, "malformed", "no media node in any known shape")]}
+    if located.node is None:
+        return {"errors": [meta.error(where, "unavailable", located.reason or "unavailable")]}
+    flatten = {"apify_item": _apify_rows, "items": _mobile_rows}.get(located.shape, _graphql_rows)
+    media, comments, owners, children = flatten(located.node, meta.fetched_at)
+    media["source_shape"] = located.shape
+    media["fetched_at"] = meta.fetched_at
+    media["channel"] = meta.channel
+    _identify(media, where)
+    media["comments_in_payload"] = len(comments)
+    return {
+        "media": [tuple(media.get(column) for column in _MEDIA_COLUMNS)],
+        "comments": comments,
+        "owners": owners,
+        "children": children,
+    }
+
+
+_MEDIA_COLUMNS = SCHEMAS["media"].names()
+Flattened = tuple[dict[str, Any], list[Row], list[Row], list[Row]]
+
+
+def _identify(media: dict[str, Any], where: str) -> None:
+    """Fill url and id_mismatch; derive a missing media id from the shortcode."""
+    shortcode, media_id = media.get("shortcode"), media.get("media_id")
+    try:
+        encoded = shortcode_to_media_id(shortcode) if shortcode else None
+        media["url"] = canonical_url(shortcode) if shortcode else None
+    except InvalidURLError:
+        encoded = None
+        media["url"] = None
+    if media_id is None:
+        if encoded is None:
+            raise ValueError(f"{where}: the media node has neither an id nor a valid shortcode")
+        media["media_id"] = media_id = encoded
+    media["id_mismatch"] = None if encoded is None else encoded != media_id.split("_")[0]
+
+
+def _graphql_rows(node: dict[str, Any], fetched_at: int | None) -> Flattened:
+    media_id = _str(node.get("id"))
+    caption = _first_edge_node(node.get("edge_media_to_caption"))
+    raw_likes = _get(node, "edge_media_preview_like", "count")
+    if raw_likes is None:
+        raw_likes = _get(node, "edge_liked_by", "count")
+    owner = _dict(node.get("owner"))
+    music = _dict(node.get("clips_music_attribution_info"))
+    coauthors = _dicts(node.get("coauthor_producers"))
+    dimensions = _dict(node.get("dimensions"))
+    likes, hidden = _likes(raw_likes, node.get("like_and_view_counts_disabled"))
+    media = {
+        "media_id": media_id,
+        "shortcode": _str(node.get("shortcode")),
+        "typename": _str(node.get("__typename")),
+        "product_type": _str(node.get("product_type")),
+        "is_video": _bool(node.get("is_video")),
+        "taken_at": _time(node.get("taken_at_timestamp")),
+        "caption": _str(caption.get("text")),
+        "caption_created_at": _time(caption.get("created_at")),
+        "duration_s": _float(node.get("video_duration")),
+        "width": _count(dimensions.get("width")),
+        "height": _count(dimensions.get("height")),
+        "has_audio": _bool(node.get("has_audio")),
+        "play_count": _count(node.get("video_play_count")),
+        "view_count": _count(node.get("video_view_count")),
+        "like_count": likes,
+        "likes_hidden": hidden,
+        "comment_count": _first_count(
+            _get(node, "edge_media_to_parent_comment", "count"),
+            _get(node, "edge_media_preview_comment", "count"),
+            _get(node, "edge_media_to_comment", "count"),
+            node.get("comment_count"),
+        ),
+        "owner_id": _str(owner.get("id")),
+        "owner_username": _str(owner.get("username")),
+        "owner_follower_count": _count(_get(owner, "edge_followed_by", "count")),
+        "coauthor_usernames": [u for c in coauthors if (u := _str(c.get("username")))],
+        "music_artist": _str(music.get("artist_name")),
+        "music_song": _str(music.get("song_name")),
+        "uses_original_audio": _bool(music.get("uses_original_audio")),
+        "audio_id": _str(music.get("audio_id")),
+        "is_paid_partnership": _bool(node.get("is_paid_partnership")),
+        "location_name": _str(_get(node, "location", "name")),
+        "video_url": _str(node.get("video_url")),
+        "thumbnail_url": _str(node.get("thumbnail_src")),
+        "display_url": _str(node.get("display_url")),
+    }
+    comments = _graphql_comments(node, media_id, fetched_at)
+    owners = [_graphql_owner(account, fetched_at) for account in [owner, *coauthors]]
+    children = [
+        _graphql_child(media_id, position, child, fetched_at)
+        for position, child in enumerate(_edge_nodes(node.get("edge_sidecar_to_children")))
+    ]
+    return media, comments, owners, children
+
+
+def _graphql_comments(
+    node: dict[str, Any], media_id: str | None, fetched_at: int | None
+) -> list[Row]:
+    rows: dict[Any, Row] = {}
+    for key in (
+        "edge_media_to_parent_comment",
+        "edge_media_preview_comment",
+        "edge_media_to_comment",
+    ):
+        for comment in _edge_nodes(node.get(key)):
+            _add_comment(rows, comment, media_id, None, fetched_at)
+            parent_id = _str(comment.get("id"))
+            for reply in _edge_nodes(comment.get("edge_threaded_comments")):
+                _add_comment(rows, reply, media_id, parent_id, fetched_at)
+    return list(rows.values())
+
+
+def _add_comment(
+    rows: dict[Any, Row],
+    comment: dict[str, Any],
+    media_id: str | None,
+    parent_id: str | None,
+    fetched_at: int | None,
+) -> None:
+    comment_id = _str(comment.get("id"))
+    owner = _dict(comment.get("owner"))
+    key = comment_id if comment_id is not None else len(rows)
+    if key in rows:
+        return
+    rows[key] = (
+        comment_id,
+        media_id,
+        parent_id,
+        _str(comment.get("text")),
+        _time(comment.get("created_at")),
+        _str(owner.get("id")),
+        _str(owner.get("username")),
+        _bool(owner.get("is_verified")),
+        _count(_get(comment, "edge_liked_by", "count")),
+        fetched_at,
+    )
+
+
+def _graphql_owner(account: dict[str, Any], fetched_at: int | None) -> Row:
+    return (
+        _str(account.get("id")),
+        _str(account.get("username")),
+        _str(account.get("full_name")),
+        _bool(account.get("is_verified")),
+        _bool(account.get("is_private")),
+        _count(_get(account, "edge_followed_by", "count")),
+        _count(_get(account, "edge_owner_to_timeline_media", "count")),
+        _str(account.get("profile_pic_url")),
+        fetched_at,
+    )
+
+
+def _graphql_child(
+    parent_id: str | None, position: int, child: dict[str, Any], fetched_at: int | None
+) -> Row:
+    dimensions = _dict(child.get("dimensions"))
+    return (
+        parent_id,
+        position,
+        _str(child.get("id")),
+        _str(child.get("shortcode")),
+        _str(child.get("__typename")),
+        _bool(child.get("is_video")),
+        _count(dimensions.get("width")),
+        _count(dimensions.get("height")),
+        _count(child.get("video_play_count")),
+        _count(child.get("video_view_count")),
+        _str(child.get("video_url")),
+        _str(child.get("display_url")),
+        fetched_at,
+    )
+
+
+def _apify_rows(item: dict[str, Any], fetched_at: int | None) -> Flattened:
+    media_id = _str(item.get("id"))
+    music = _dict(item.get("musicInfo"))
+    coauthors = _dicts(item.get("coauthorProducers"))
+    likes, hidden = _likes(item.get("likesCount"), item.get("likeAndViewCountsDisabled"))
+    kind = _str(item.get("type"))
+    media = {
+        "media_id": media_id,
+        "shortcode": _str(item.get("shortCode")),
+        "typename": kind,
+        "product_type": _str(item.get("productType")),
+        "is_video": None if kind is None else kind.lower() == "video",
+        "taken_at": _time(item.get("timestamp")),
+        "caption": _str(item.get("caption")),
+        "duration_s": _float(item.get("videoDuration")),
+        "width": _count(item.get("dimensionsWidth")),
+        "height": _count(item.get("dimensionsHeight")),
+        "play_count": _count(item.get("videoPlayCount")),
+        "view_count": _count(item.get("videoViewCount")),
+        "like_count": likes,
+        "likes_hidden": hidden,
+        "comment_count": _count(item.get("commentsCount")),
+        "owner_id": _str(item.get("ownerId")),
+        "owner_username": _str(item.get("ownerUsername")),
+        "coauthor_usernames": [u for c in coauthors if (u := _str(c.get("username")))],
+        "music_artist": _str(music.get("artist_name")),
+        "music_song": _str(music.get("song_name")),
+        "uses_original_audio": _bool(music.get("uses_original_audio")),
+        "audio_id": _str(music.get("audio_id")),
+        "is_paid_partnership": _bool(item.get("isSponsored")),
+        "location_name": _str(item.get("locationName")),
+        "video_url": _str(item.get("videoUrl")),
+        "display_url": _str(item.get("displayUrl")),
+    }
+    comments: list[Row] = []
+    for comment in _dicts(item.get("latestComments")):
+        comments.append(_apify_comment(comment, media_id, None, fetched_at))
+        parent_id = _str(comment.get("id"))
+        for reply in _dicts(comment.get("replies")):
+            comments.append(_apify_comment(reply, media_id, parent_id, fetched_at))
+    owner = (
+        media["owner_id"], media["owner_username"], _str(item.get("ownerFullName")),
+        None, None, None, None, None, fetched_at,
+    )  # fmt: skip
+    owners = [owner, *(_graphql_owner(c, fetched_at) for c in coauthors)]
+    return media, comments, owners, []
+
+
+def _apify_comment(
+    comment: dict[str, Any], media_id: str | None, parent_id: str | None, fetched_at: int | None
+) -> Row:
+    return (
+        _str(comment.get("id")),
+        media_id,
+        parent_id,
+        _str(comment.get("text")),
+        _time(comment.get("timestamp")),
+        _str(comment.get("ownerId")),
+        _str(comment.get("ownerUsername")),
+        _bool(comment.get("ownerIsVerified")),
+        _count(comment.get("likesCount")),
+        fetched_at,
+    )
+
+
+def _mobile_rows(item: dict[str, Any], fetched_at: int | None) -> Flattened:
+    media_id = _str(item.get("pk")) or (_str(item.get("id")) or "").split("_")[0] or None
+    user = _dict(item.get("user"))
+    caption = _dict(item.get("caption"))
+    sound = _dict(_get(item, "clips_metadata", "original_sound_info"))
+    song = _dict(_get(item, "clips_metadata", "music_info", "music_asset_info"))
+    coauthors = _dicts(item.get("coauthor_producers"))
+    media_type = _count(item.get("media_type"))
+    likes, hidden = _likes(item.get("like_count"), item.get("like_and_view_counts_disabled"))
+    media = {
+        "media_id": media_id,
+        "shortcode": _str(item.get("code")),
+        "typename": None if media_type is None else f"media_type_{media_type}",
+        "product_type": _str(item.get("product_type")),
+        "is_video": None if media_type is None else media_type == 2,
+        "taken_at": _time(item.get("taken_at")),
+        "caption": _str(caption.get("text")),
+        "caption_created_at": _time(caption.get("created_at")),
+        "duration_s": _float(item.get("video_duration")),
+        "width": _count(item.get("original_width")),
+        "height": _count(item.get("original_height")),
+        "has_audio": _bool(item.get("has_audio")),
+        "play_count": _count(item.get("play_count")),
+        "view_count": _count(item.get("view_count")),
+        "like_count": likes,
+        "likes_hidden": hidden,
+        "comment_count": _count(item.get("comment_count")),
+        "owner_id": _str(user.get("pk")) or _str(user.get("id")),
+        "owner_username": _str(user.get("username")),
+        "owner_follower_count": _count(user.get("follower_count")),
+        "coauthor_usernames": [u for c in coauthors if (u := _str(c.get("username")))],
+        "music_artist": _str(song.get("display_artist"))
+        or _str(_get(sound, "ig_artist", "username")),
+        "music_song": _str(song.get("title")) or _str(sound.get("original_audio_title")),
+        "uses_original_audio": True if sound else (False if song else None),
+        "audio_id": _str(song.get("audio_asset_id")) or _str(sound.get("audio_asset_id")),
+        "is_paid_partnership": _bool(item.get("is_paid_partnership")),
+        "location_name": _str(_get(item, "location", "name")),
+        "video_url": _str(_get_first(item.get("video_versions"), "url")),
+        "display_url": _str(_get_first(_get(item, "image_versions2", "candidates"), "url")),
+    }
+    comments = [
+        (
+            _str(c.get("pk")),
+            media_id,
+            None,
+            _str(c.get("text")),
+            _time(c.get("created_at")),
+            _str(_get(c, "user", "pk")),
+            _str(_get(c, "user", "username")),
+            _bool(_get(c, "user", "is_verified")),
+            _count(c.get("comment_like_count")),
+            fetched_at,
+        )
+        for c in _dicts(item.get("preview_comments"))
+    ]
+    owner = (
+        media["owner_id"],
+        media["owner_username"],
+        _str(user.get("full_name")),
+        _bool(user.get("is_verified")),
+        _bool(user.get("is_private")),
+        media["owner_follower_count"],
+        _count(user.get("media_count")),
+        _str(user.get("profile_pic_url")),
+        fetched_at,
+    )
+    owners = [owner, *(_graphql_owner(c, fetched_at) for c in coauthors)]
+    return media, comments, owners, []
+
+
+# --- tolerant readers: a wrong type gives null, never an exception
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _get_first(items: Any, key: str) -> Any:
+    return (
+        items[0].get(key)
+        if isinstance(items, list) and items and isinstance(items[0], dict)
+        else None
+    )
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _edge_nodes(connection: Any) -> list[dict[str, Any]]:
+    edges = connection.get("edges") if isinstance(connection, dict) else None
+    return [node for edge in _dicts(edges) if isinstance(node := edge.get("node"), dict)]
+
+
+def _first_edge_node(connection: Any) -> dict[str, Any]:
+    nodes = _edge_nodes(connection)
+    return nodes[0] if nodes else {}
+
+
+def _likes(raw: Any, disabled: Any) -> tuple[int | None, bool | None]:
+    """(like count, likes hidden): -1 or the disabled flag mean hidden."""
+    hidden = _int(raw) == -1 or disabled is True
+    count = None if hidden else _count(raw)
+    if hidden:
+        return count, True
+    return count, False if (disabled is False or count is not None) else None
+
+
+def _first_count(*values: Any) -> int | None:
+    for value in values:
+        if (count := _count(value)) is not None:
+            return count
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if type(value) is int:
+        return value if -_I64 <= value <= _I64 else None
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if type(value) is str and value.isascii() and value.lstrip("-").isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def _count(value: Any) -> int | None:
+    number = _int(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _float(value: Any) -> float | None:
+    if type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e300:
+        return float(value)
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if type(value) is bool else None
+
+
+def _str(value: Any) -> str | None:
+    if type(value) is str:
+        if value.isascii():
+            return value
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # lone surrogates from JSON escapes: not text, replace them
+            return value.encode("utf-8", "replace").decode()
+        return value
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+def _time(value: Any) -> int | None:
+    """Epoch seconds (int, float or digit string) or an ISO 8601 string -> UTC microseconds."""
+    seconds: float | None = None
+    if type(value) in (int, float) or (type(value) is str and value.isascii() and value.isdigit()):
+        seconds = float(value)
+    elif type(value) is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp()
+    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= _MAX_EPOCH_S:
+        return None
+    return round(seconds * 1_000_000)
+
+
+# --- CSV: list columns as JSON arrays
+
+
+def _to_csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    return frame.with_columns(
+        pl.col(c).map_elements(lambda v: json.dumps(list(v)), return_dtype=pl.String) for c in lists
+    )
+
+
+def _from_csv_frame(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    columns = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, pl.List):
+            columns.append(column.str.json_decode(dtype))
+        elif dtype == TIME:
+            columns.append(column.str.to_datetime(time_zone="UTC", time_unit="us"))
+        elif dtype == pl.Boolean():
+            columns.append(column.replace_strict({"true": True, "false": False}, default=None))
+        else:
+            columns.append(column.cast(dtype))
+    return frame.select(columns).cast(schema)
