@@ -686,7 +686,7 @@ def _str(value: Any) -> str | None:
         try:
             value.encode()
         except UnicodeEncodeError:  # lone surrogates from JSON escapes: not text, replace them
-            return value.encode("utf-8", "replace").decode()
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         return value
     if type(value) is int:
         return str(value)
