@@ -57,55 +57,15 @@ PANDAS_BIG_SIZE = 100_000  # pandas runs once at this size: it is slow
 PANDAS_SKIP_AFTER_S = 60.0  # ... and not at all if one run at 10k took longer than this
 
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+# fmt: off
 WORDS = (
-    "love",
-    "this",
-    "so",
-    "much",
-    "amazing",
-    "wow",
-    "beautiful",
-    "who",
-    "else",
-    "is",
-    "here",
-    "from",
-    "the",
-    "algorithm",
-    "need",
-    "more",
-    "of",
-    "that",
-    "energy",
-    "best",
-    "video",
-    "today",
-    "cannot",
-    "stop",
-    "watching",
-    "my",
-    "heart",
-    "literally",
-    "me",
-    "every",
-    "morning",
-    "goals",
-    "queen",
-    "king",
-    "legend",
-    "facts",
-    "same",
-    "omg",
-    "why",
-    "did",
-    "i",
-    "laugh",
-    "hard",
-    "thank",
-    "you",
-    "for",
-    "sharing",
+    "love", "this", "so", "much", "amazing", "wow", "beautiful", "who", "else", "is", "here",
+    "from", "the", "algorithm", "need", "more", "of", "that", "energy", "best", "video",
+    "today", "cannot", "stop", "watching", "my", "heart", "literally", "me", "every",
+    "morning", "goals", "queen", "king", "legend", "facts", "same", "omg", "why", "did", "i",
+    "laugh", "hard", "thank", "you", "for", "sharing",
 )
+# fmt: on
 EMOJI = ("❤️", "😂", "🔥", "👏", "😍", "🙌", "😭", "💯")
 HOSTS = ("jnb2-1", "lhr8-1", "iad3-2", "sin6-4", "gru2-1")
 
@@ -139,9 +99,9 @@ def _cdn_url(rng: random.Random, path: str, extension: str) -> str:
     return (
         f"https://{host}/{path}/{rng.randbytes(12).hex()}_n.{extension}"
         f"?stp=dst-jpg_e15_tt6&_nc_ht={host}&_nc_cat={rng.randrange(1, 111)}"
-        f"&_nc_oc={rng.randbytes(24).hex()}&_nc_ohc={rng.randbytes(8).hex()}"
-        f"&_nc_gid={rng.randbytes(12).hex()}&edm=ANTKIIoBAAAA&ccb=7-5"
-        f"&oh=00_{rng.randbytes(24).hex()}&oe={rng.randbytes(4).hex().upper()}&_nc_sid=d885a2"
+        f"&_nc_oc={rng.randbytes(16).hex()}&_nc_ohc={rng.randbytes(8).hex()}"
+        f"&edm=ANTKIIoBAAAA&ccb=7-5&oh=00_{rng.randbytes(16).hex()}"
+        f"&oe={rng.randbytes(4).hex().upper()}&_nc_sid=d885a2"
     )
 
 
@@ -231,7 +191,7 @@ class _Corpus:
         plays = _heavy(rng, 10, 2)
         likes = int(plays * rng.uniform(0.005, 0.08))
         comments = []
-        for _ in range(min(50, int(rng.expovariate(1 / 14)))):
+        for _ in range(min(50, int(rng.expovariate(1 / 10)))):
             comment = self.comment(taken_at)
             if rng.random() < 0.15:
                 replies = [self.comment(comment["created_at"]) for _ in range(rng.randint(1, 2))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from typing import Any, NoReturn
 
 import click
@@ -55,6 +56,149 @@ def fetch(url: str, channel: str, base_url: str | None) -> None:
     except IgResearchError as error:
         _fail(error)
     _print_json(envelope)
+
+
+def _parse_duration(text: str) -> timedelta:
+    """'90m', '24h', '7d' or '30s' -> timedelta."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value, unit = float(text[:-1]), text[-1].lower()
+        return timedelta(seconds=value * units[unit])
+    except (KeyError, ValueError, IndexError):
+        raise click.BadParameter(
+            f"{text!r} is not a duration: use a number and a unit, e.g. 30m, 24h, 7d."
+        ) from None
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(allow_dash=True, dir_okay=False),
+    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
+)
+@click.option(
+    "--archive",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSON Lines archive to append to (created if missing).",
+)
+@channel_option
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--rate",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Most requests per second, all threads together.",
+)
+@base_url_option
+@click.option("--retry-failed", is_flag=True, help="Request only URLs whose last attempt failed.")
+@click.option(
+    "--refresh-older-than",
+    metavar="DURATION",
+    help="Request a new snapshot of URLs whose newest response is older, e.g. 24h.",
+)
+@click.option("--max-requests", type=click.IntRange(min=0), help="Stop after N paid requests.")
+@click.option("--dry-run", is_flag=True, help="Print how many requests, and the cost; send none.")
+@click.option("--price", default=0.01, show_default=True, help="USD per request, for --dry-run.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def collect(
+    urls: tuple[str, ...],
+    from_file: str | None,
+    archive: str,
+    channel: str,
+    concurrency: int,
+    rate: float,
+    base_url: str | None,
+    retry_failed: bool,
+    refresh_older_than: str | None,
+    max_requests: int | None,
+    dry_run: bool,
+    price: float,
+    no_progress: bool,
+) -> None:
+    """Fetch many posts into a raw archive; resumes, never pays twice for a stored post.
+
+    Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
+    3 stopped early (key, credits, --max-requests), 130 interrupted.
+    """
+    from .collect import collect as run_collect
+    from .collect import read_url_file
+
+    entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
+    if from_file:
+        try:
+            entries += read_url_file(from_file)
+        except (OSError, ValueError) as error:
+            raise click.UsageError(str(error)) from None
+    if not entries:
+        raise click.UsageError("Give URLs as arguments or with --from FILE.")
+    refresh = _parse_duration(refresh_older_than) if refresh_older_than else None
+    try:
+        summary = run_collect(
+            entries,
+            archive=archive,
+            channel=channel,
+            concurrency=concurrency,
+            rate=rate,
+            base_url=base_url,
+            retry_failed=retry_failed,
+            refresh_older_than=refresh,
+            max_requests=max_requests,
+            dry_run=dry_run,
+            price=price,
+            progress=not no_progress,
+        )
+    except IgResearchError as error:
+        _fail(error)
+    for where, _text, reason in summary.plan.invalid:
+        click.echo(f"Skipped {where}: {reason}", err=True)
+    click.echo(str(summary), err=True)
+    sys.exit(summary.exit_code)
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+def status(archive: str) -> None:
+    """Outcome counts of an archive, and the posts not stored, with reasons."""
+    from .archive import Attrition
+
+    attrition = Attrition.of(archive)
+    total = sum(attrition.counts.values())
+    click.echo(f"{archive}: {total} posts")
+    for outcome in ("ok", "unavailable", "failed"):
+        click.echo(f"  {outcome:<12}{attrition.counts[outcome]:>8}")
+    for url, channel, outcome, reason in attrition.lost:
+        click.echo(f"{outcome}\t{channel}\t{url}\t{reason}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--out", type=click.Path(file_okay=False), help="Write the tables to this folder.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
+def tables(source: str, out: str | None, fmt: str) -> None:
+    """Build the media, comments, owners, children and errors tables from an archive or
+    a JSON Lines/JSON file of responses; print them, or write them with --out."""
+    from .tables import to_tables
+
+    built = to_tables(source)
+    _show_tables(built)
+    if out:
+        for path in built.write(out, format=fmt):  # type: ignore[arg-type]
+            click.echo(f"wrote {path}", err=True)
+
+
+def _show_tables(built: Any) -> None:
+    import polars as pl
+
+    with pl.Config(tbl_rows=8, tbl_cols=8, fmt_str_lengths=24, tbl_width_chars=110):
+        for name in ("media", "comments", "owners", "children", "errors"):
+            frame = getattr(built, name)
+            click.echo(f"\n{name}: {frame.height} rows")
+            if frame.height:
+                click.echo(frame)
 
 
 @main.command()

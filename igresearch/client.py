@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -26,7 +26,7 @@ from .errors import (
 from .shapes import failed, locate_media, normalise_code
 from .urls import canonical_url, parse_shortcode
 
-__all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched"]
+__all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched", "Throttle"]
 
 DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 CHANNELS = ("apify", "rapid", "memories.ai")
@@ -46,6 +46,19 @@ class Fetched:
     status: int
     date: datetime | None
     attempts: int
+
+
+class Throttle(Protocol):
+    """Paces requests shared by several clients (see :class:`igresearch.collect.RateLimiter`)."""
+
+    def wait(self) -> None:
+        """Block until the next request may be sent."""
+
+    def penalize(self, retry_after: float | None) -> None:
+        """The API said 429: slow everyone down."""
+
+    def relax(self) -> None:
+        """A request succeeded: speed back up towards the set rate."""
 
 
 class _Transient(Exception):
@@ -74,6 +87,8 @@ class Client:
         and API codes 0429 and 0001. Other failures are never retried.
     backoff
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
+    throttle
+        Paces every attempt (retries included); shared by a collection's workers.
     sleep, rng
         Injected for tests, so retries need not sleep for real.
 
@@ -98,6 +113,7 @@ class Client:
         max_retries: int = 4,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
+        throttle: Throttle | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -113,6 +129,7 @@ class Client:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._session = requests.Session()
@@ -160,38 +177,50 @@ class Client:
         """
         return self.fetch(url).envelope
 
-    def fetch(self, url: str) -> Fetched:
-        """Like :meth:`video_metadata`, with the HTTP status, ``Date`` and attempt count."""
-        shortcode = parse_shortcode(url)
-        canonical = canonical_url(shortcode)
+    def require_key(self, url: str | None = None) -> None:
+        """Raise :class:`AuthError`, saying how to set a key, when the client has none."""
         if not self._api_key:
             raise AuthError(
                 "No API key: set the MEMORIES_API_KEY environment variable "
                 "(or pass api_key=...) to a key from memories.ai.",
-                url=canonical,
+                url=url,
             )
+
+    def fetch(self, url: str) -> Fetched:
+        """Like :meth:`video_metadata`, with the HTTP status, ``Date`` and attempt count."""
+        shortcode = parse_shortcode(url)
+        canonical = canonical_url(shortcode)
+        self.require_key(canonical)
         body = {"video_url": canonical, "channel": self.channel}
         attempt = 0
         while True:
             attempt += 1
+            if self._throttle:
+                self._throttle.wait()
             try:
                 response = self._post(body, canonical)
-                return Fetched(
-                    url=canonical,
-                    shortcode=shortcode,
-                    envelope=_validate(response, canonical),
-                    status=response.status_code,
-                    date=_parse_date(response.headers.get("Date")),
-                    attempts=attempt,
-                )
+                envelope = _validate(response, canonical)
             except _Transient as transient:
+                if self._throttle and isinstance(transient.error, RateLimitError):
+                    self._throttle.penalize(transient.retry_after)
                 if attempt > self.max_retries:
                     transient.error.attempts = attempt
                     raise transient.error from None
                 self._sleep(self._delay(attempt, transient.retry_after))
+                continue
             except APIError as error:
                 error.attempts = attempt
                 raise
+            if self._throttle:
+                self._throttle.relax()
+            return Fetched(
+                url=canonical,
+                shortcode=shortcode,
+                envelope=envelope,
+                status=response.status_code,
+                date=_parse_date(response.headers.get("Date")),
+                attempts=attempt,
+            )
 
     def _post(self, body: dict[str, str], canonical: str) -> requests.Response:
         try:
@@ -232,8 +261,10 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
     message = str(envelope.get("msg") or "") if envelope else ""
     where = f"HTTP {status}" + (f", code {raw_code}" if raw_code is not None else "")
 
+    date = _parse_date(response.headers.get("Date"))
+
     def details(text: str) -> dict[str, Any]:
-        return {"status": status, "code": code, "url": url, "message": text}
+        return {"status": status, "code": code, "url": url, "message": text, "date": date}
 
     if status in (401, 403) or code in _AUTH_CODES:
         raise AuthError(

@@ -3,6 +3,7 @@
     IgResearchError
     ├── InvalidURLError             input is not an Instagram post URL or shortcode
     ├── CassetteError               offline replay cannot answer a request
+    ├── ArchiveLockedError          another collector is writing the same archive
     └── APIError                    the API call failed (carries status, code, message, url)
         ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
         ├── InsufficientCreditsError    no credits left (402/0402)
@@ -15,10 +16,12 @@ Messages name the input and the next step. None of them ever contains the API ke
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 __all__ = [
     "APIError",
+    "ArchiveLockedError",
     "AuthError",
     "CassetteError",
     "IgResearchError",
@@ -42,6 +45,10 @@ class CassetteError(IgResearchError):
     """Offline replay has no recording for a request (or no cassette at all)."""
 
 
+class ArchiveLockedError(IgResearchError):
+    """Another collector holds the archive's lock."""
+
+
 class APIError(IgResearchError):
     """The API call failed; carries HTTP status, API code, message and the Instagram URL."""
 
@@ -57,6 +64,7 @@ class APIError(IgResearchError):
         url: str | None = None,
         response: Any = None,
         retriable: bool | None = None,
+        date: datetime | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -64,6 +72,8 @@ class APIError(IgResearchError):
         self.code = code
         self.url = url
         self.response = response
+        #: The response's Date header, when there was a response.
+        self.date = date
         #: How many requests were sent before giving up (set by the client).
         self.attempts: int | None = None
         if retriable is not None:

@@ -399,7 +399,9 @@ class FakeAPI:
         media["video_play_count"] = plays
         media["video_view_count"] = number(4, plays // 10 + 1)
         media["edge_media_preview_like"]["count"] = likes
-        media["edge_media_to_parent_comment"]["count"] = number(12, likes // 10 + 1)
+        comments = media["edge_media_to_parent_comment"]
+        comments["count"] = number(12, likes // 10 + 1)
+        comments["edges"][0]["node"]["id"] = str(17_000_000_000_000_000 + number(16, 10**15))
         return envelope
 
     def _ok_body(self, shortcode: str) -> bytes:

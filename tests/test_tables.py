@@ -396,7 +396,8 @@ def test_many_records_across_batches() -> None:
     shortcodes = [f"C0ffee{i:05d}" for i in range(12_000)]
     tables = to_tables(FakeAPI.media_for(code) for code in shortcodes)
     assert tables.media["shortcode"].to_list() == shortcodes
-    assert tables.comments.height == 1
+    assert tables.comments.height == len(shortcodes)
+    assert tables.comments["media_id"].to_list() == tables.media["media_id"].to_list()
     assert_schemas(tables)
 
 

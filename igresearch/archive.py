@@ -1,0 +1,198 @@
+"""The raw archive: an append-only JSON Lines record of every request's final outcome.
+
+One record per URL per run, with its provenance::
+
+    {"archive_version": 1, "url": ..., "shortcode": ..., "channel": ..., "outcome": "ok",
+     "attempts": 1, "requested_at": ..., "fetched_at": ..., "http_status": 200, "api_code": "0000",
+     "igresearch_version": ..., "response": {...}, "error": null}
+
+``outcome`` is ``ok`` (``response`` holds the full envelope), ``unavailable`` (the post is
+deleted, private or login-walled; ``response`` holds the envelope that said so) or ``failed``
+(``error`` holds class, message and whether a retry may help). ``fetched_at`` is the response's
+``Date`` header when there is one, so a replayed recording gives the same times.
+
+One writer at a time (a lock file, released by the OS even when the writer is killed); every
+record is flushed and synced before the next, so a killed process leaves at most one partial
+last line. Readers skip it, and the next writer truncates it before appending: the only rewrite
+ever made.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .errors import ArchiveLockedError
+
+__all__ = [
+    "ARCHIVE_VERSION",
+    "ArchiveWriter",
+    "Attrition",
+    "Entry",
+    "index_archive",
+    "read_archive",
+]
+
+ARCHIVE_VERSION = 1
+STORED = frozenset({"ok", "unavailable"})
+
+
+class ArchiveWriter:
+    """Appends records to an archive, holding its lock; use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock: Any = None
+        self._file: Any = None
+
+    def __enter__(self) -> ArchiveWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = self._lock_path.open("a+")
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise ArchiveLockedError(
+                f"Another collector is writing {self.path} (lock {self._lock_path}). Wait for "
+                "it to finish, or stop it; two writers would interleave records."
+            ) from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(f"{os.getpid()}\n")
+        self._lock.flush()
+        _drop_partial_last_line(self.path)
+        self._file = self.path.open("ab")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._file.close()
+        fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+        self._lock.close()
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record as one line, flushed and synced to disk."""
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._file.write(line.encode("utf-8"))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """Truncate a last line that a killed writer left without its newline."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as archive:
+        size = archive.seek(0, os.SEEK_END)
+        archive.seek(size - 1)
+        if archive.read(1) == b"\n":
+            return
+        chunk, end = 1 << 16, size
+        while end > 0:
+            start = max(0, end - chunk)
+            archive.seek(start)
+            newline = archive.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                archive.truncate(start + newline + 1)
+                return
+            end = start
+        archive.truncate(0)
+
+
+def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The archive's records in order, skipping a partial last line or any unreadable one."""
+    archive = Path(path)
+    if not archive.exists():
+        return
+    with archive.open("rb") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "archive_version" in record:
+                yield record
+
+
+@dataclass
+class Entry:
+    """What the archive knows of one (shortcode, channel)."""
+
+    latest: dict[str, Any]
+    latest_stored: dict[str, Any] | None = None
+    newest_fetched_at: datetime | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Whether a response (ok or unavailable) was ever stored."""
+        return self.latest_stored is not None
+
+
+def index_archive(path: str | os.PathLike[str]) -> dict[tuple[str, str], Entry]:
+    """Per (shortcode, channel): the latest record, and whether and when a response was stored
+    (an ``ok`` or ``unavailable`` record)."""
+    entries: dict[tuple[str, str], Entry] = {}
+    for record in read_archive(path):
+        key = (str(record.get("shortcode")), str(record.get("channel")))
+        entry = entries.setdefault(key, Entry(record))
+        entry.latest = record
+        if record.get("outcome") in STORED:
+            entry.latest_stored = record
+            when = _when(record.get("fetched_at"))
+            if when is not None and (
+                entry.newest_fetched_at is None or when > entry.newest_fetched_at
+            ):
+                entry.newest_fetched_at = when
+    return entries
+
+
+def _when(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Attrition:
+    """What an archive holds: outcome counts and the posts that were not stored."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    lost: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # url, channel, outcome, why
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str]) -> Attrition:
+        """Count each (shortcode, channel) once: by its latest stored response, else its
+        latest failure."""
+        attrition = cls()
+        for entry in index_archive(path).values():
+            record = entry.latest_stored or entry.latest
+            outcome = str(record.get("outcome"))
+            attrition.counts[outcome] += 1
+            if outcome != "ok":
+                attrition.lost.append(
+                    (str(record.get("url")), str(record.get("channel")), outcome, _reason(record))
+                )
+        return attrition
+
+
+def _reason(record: dict[str, Any]) -> str:
+    error = record.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('class')}: {error.get('message')}"
+    return "no reason recorded"

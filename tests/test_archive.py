@@ -1,0 +1,126 @@
+"""The raw archive: append-only, partial last lines, the lock, the index."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from igresearch.archive import ArchiveWriter, Attrition, index_archive, read_archive
+from igresearch.errors import ArchiveLockedError
+
+
+def record(shortcode: str, outcome: str, fetched_at: str | None = None) -> dict[str, object]:
+    return {
+        "archive_version": 1,
+        "url": f"https://www.instagram.com/reel/{shortcode}/",
+        "shortcode": shortcode,
+        "channel": "apify",
+        "outcome": outcome,
+        "fetched_at": fetched_at,
+        "response": {"code": "0000"} if outcome != "failed" else None,
+        "error": {"class": "APIError", "message": "boom", "retriable": True}
+        if outcome != "ok"
+        else None,
+    }
+
+
+def test_records_round_trip_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path) as writer:
+        writer.append(record("AAAAAAAAAAA", "ok"))
+        writer.append(record("BBBBBBBBBBB", "failed"))
+    assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA", "BBBBBBBBBBB"]
+    assert path.read_text(encoding="utf-8").count("\n") == 2
+
+
+def test_a_partial_last_line_is_skipped_then_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path) as writer:
+        writer.append(record("AAAAAAAAAAA", "ok"))
+    complete = path.read_bytes()
+    with path.open("ab") as archive:
+        archive.write(b'{"archive_version": 1, "shortcode": "BBBB')
+    assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA"]
+
+    with ArchiveWriter(path) as writer:
+        assert path.read_bytes() == complete, "only the partial line is removed"
+        writer.append(record("CCCCCCCCCCC", "ok"))
+    assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA", "CCCCCCCCCCC"]
+
+
+def test_a_partial_only_line_truncates_to_empty(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"archive_ver')
+    with ArchiveWriter(path):
+        pass
+    assert path.read_bytes() == b""
+
+
+def test_a_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path), pytest.raises(ArchiveLockedError, match="Another collector"):
+        ArchiveWriter(path).__enter__()
+    with ArchiveWriter(path) as writer:  # released: a later run may write
+        writer.append(record("AAAAAAAAAAA", "ok"))
+
+
+def test_the_lock_dies_with_a_killed_writer(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from igresearch.archive import ArchiveWriter
+        with ArchiveWriter({str(path)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "locked"
+        with pytest.raises(ArchiveLockedError):
+            ArchiveWriter(path).__enter__()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                with ArchiveWriter(path):
+                    break
+            except ArchiveLockedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_index_and_attrition(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path) as writer:
+        writer.append(record("AAAAAAAAAAA", "ok", "2026-01-01T00:00:00+00:00"))
+        writer.append(record("AAAAAAAAAAA", "failed"))  # a failed refresh keeps it stored
+        writer.append(record("BBBBBBBBBBB", "unavailable", "2026-01-02T00:00:00+00:00"))
+        writer.append(record("CCCCCCCCCCC", "failed"))
+    index = index_archive(path)
+    a = index[("AAAAAAAAAAA", "apify")]
+    assert (a.stored, a.latest["outcome"], a.newest_fetched_at.isoformat()) == (  # type: ignore[union-attr]
+        True,
+        "failed",
+        "2026-01-01T00:00:00+00:00",
+    )
+    assert index[("CCCCCCCCCCC", "apify")].stored is False
+    attrition = Attrition.of(path)
+    assert dict(attrition.counts) == {"ok": 1, "failed": 1, "unavailable": 1}
+    assert [(url[-12:-1], outcome) for url, _, outcome, _ in attrition.lost] == [
+        ("BBBBBBBBBBB", "unavailable"),
+        ("CCCCCCCCCCC", "failed"),
+    ]
+    assert all(reason == "APIError: boom" for *_, reason in attrition.lost)

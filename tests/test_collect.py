@@ -1,0 +1,346 @@
+"""Collecting many URLs against the fake API: resume, money, failures, kills, the rate limit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from igresearch.archive import read_archive
+from igresearch.collect import RateLimiter, collect, plan_collection, read_url_file
+from igresearch.errors import AuthError
+from igresearch.tables import to_tables
+from igresearch.testing import FakeAPI
+
+KEY = "sk-SECRET-collect-test-key-0123456789"
+CODES = [f"C0ffee{i:05d}" for i in range(20)]
+
+
+def no_sleep(seconds: float) -> None:
+    """Retries in tests do not sleep for real."""
+
+
+@pytest.fixture
+def run(fake_api: FakeAPI, tmp_path: Path) -> Any:
+    """collect() against the fake, no progress bar, no real sleeping, fast rate."""
+
+    def run_collect(urls: list[str], **options: Any) -> Any:
+        settings: dict[str, Any] = {
+            "archive": tmp_path / "archive.jsonl",
+            "api_key": KEY,
+            "base_url": fake_api.base_url,
+            "progress": False,
+            "rate": 1000.0,
+            "concurrency": 4,
+            "sleep": no_sleep,
+        }
+        return collect(urls, **(settings | options))
+
+    return run_collect
+
+
+def archive_records(tmp_path: Path) -> list[dict[str, Any]]:
+    return list(read_archive(tmp_path / "archive.jsonl"))
+
+
+def requested_codes(fake_api: FakeAPI) -> Counter[str]:
+    return Counter(r.json["video_url"].split("/")[-2] for r in fake_api.requests if r.json)
+
+
+# --- input ---
+
+
+def test_url_files_text_csv_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = tmp_path / "urls.txt"
+    text.write_text(
+        "# study A\nhttps://www.instagram.com/reel/AAAAAAAAAAA/\n\n  BBBBBBBBBBB  # x\n"
+    )
+    assert read_url_file(text) == [
+        ("urls.txt:2", "https://www.instagram.com/reel/AAAAAAAAAAA/"),
+        ("urls.txt:4", "BBBBBBBBBBB  # x"),
+    ]
+    table = tmp_path / "sample.csv"
+    table.write_text("id,URL,note\n1,instagram.com/p/AAAAAAAAAAA,a\n2,,b\n")
+    assert read_url_file(table) == [
+        ("sample.csv:2", "instagram.com/p/AAAAAAAAAAA"),
+        ("sample.csv:3", ""),
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("AAAAAAAAAAA\n"))
+    assert read_url_file("-") == [("stdin:1", "AAAAAAAAAAA")]
+
+
+def test_plan_normalises_deduplicates_and_reports_invalid_lines(tmp_path: Path) -> None:
+    entries = [
+        ("f:1", "https://www.instagram.com/reel/AAAAAAAAAAA/?igsh=1"),
+        ("f:2", "instagram.com/p/AAAAAAAAAAA"),
+        ("f:3", "https://example.com/reel/AAAAAAAAAAA"),
+        ("f:4", "BBBBBBBBBBB"),
+    ]
+    plan = plan_collection(entries, tmp_path / "none.jsonl")
+    assert plan.to_request == [
+        ("AAAAAAAAAAA", "https://www.instagram.com/reel/AAAAAAAAAAA/"),
+        ("BBBBBBBBBBB", "https://www.instagram.com/reel/BBBBBBBBBBB/"),
+    ]
+    assert (plan.valid, plan.duplicates) == (2, 1)
+    [(where, text, reason)] = plan.invalid
+    assert (where, text) == ("f:3", "https://example.com/reel/AAAAAAAAAAA")
+    assert "example.com" in reason
+    assert plan.cost() == pytest.approx(0.02)
+
+
+# --- runs ---
+
+
+def test_collect_archives_every_outcome_with_provenance(
+    run: Any, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    fake_api.date = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    fake_api.set_for(CODES[1], "null_media")
+    summary = run(CODES[:3])
+
+    assert summary.exit_code == 0
+    assert dict(summary.outcomes) == {"ok": 2, "unavailable": 1}
+    records = {r["shortcode"]: r for r in archive_records(tmp_path)}
+    ok = records[CODES[0]]
+    assert ok["outcome"] == "ok"
+    assert ok["url"] == f"https://www.instagram.com/reel/{CODES[0]}/"
+    assert (ok["attempts"], ok["http_status"], ok["api_code"], ok["channel"]) == (
+        1,
+        200,
+        "0000",
+        "apify",
+    )
+    assert ok["fetched_at"] == "2026-02-03T04:05:06+00:00"
+    assert ok["response"] == fake_api.media_for(CODES[0])
+    assert ok["igresearch_version"]
+    unavailable = records[CODES[1]]
+    assert unavailable["outcome"] == "unavailable"
+    assert unavailable["response"]["data"]["data"]["xdt_shortcode_media"] is None
+
+    tables = to_tables(tmp_path / "archive.jsonl")
+    assert sorted(tables.media["shortcode"]) == [CODES[0], CODES[2]]
+    assert tables.media["fetched_at"].to_list() == [fake_api.date] * 2
+    assert tables.errors["kind"].to_list() == ["unavailable"]
+
+
+def test_resume_never_pays_twice(run: Any, fake_api: FakeAPI) -> None:
+    run(CODES[:5])
+    summary = run(CODES)
+    assert summary.plan.already_stored == 5
+    assert requested_codes(fake_api) == Counter(CODES)
+
+
+def test_failures_are_recorded_then_retried(run: Any, fake_api: FakeAPI, tmp_path: Path) -> None:
+    fake_api.set_for(CODES[0], "html")
+    fake_api.set_for(CODES[1], "code_0003")
+    first = run(CODES[:4])
+    assert (first.exit_code, first.outcomes["failed"], first.outcomes["ok"]) == (1, 2, 2)
+    failed = [r for r in archive_records(tmp_path) if r["outcome"] == "failed"]
+    assert {r["error"]["class"] for r in failed} == {"ResponseFormatError", "APIError"}
+    assert all(r["response"] is None for r in failed)
+
+    fake_api.reset()
+    second = run(CODES[:6], retry_failed=True)
+    assert second.exit_code == 0
+    assert requested_codes(fake_api) == Counter(CODES[:2]), "only the failures"
+
+
+def test_refresh_takes_new_snapshots_once(run: Any, fake_api: FakeAPI, tmp_path: Path) -> None:
+    fake_api.date = datetime.now(UTC) - timedelta(days=2)
+    run(CODES[:3])
+    fake_api.date = None
+    run(CODES[:3], refresh_older_than=timedelta(hours=24))
+    run(CODES[:3], refresh_older_than=timedelta(hours=24))  # nothing is older now
+    assert requested_codes(fake_api) == Counter({code: 2 for code in CODES[:3]})
+    assert to_tables(tmp_path / "archive.jsonl").media.height == 6
+
+
+def test_dry_run_requests_nothing(run: Any, fake_api: FakeAPI, tmp_path: Path) -> None:
+    run(CODES[:2])
+    summary = run(CODES[:5], dry_run=True, price=0.05)
+    assert len(summary.plan.to_request) == 3
+    assert "would make 3 requests, about 0.15 USD" in str(summary)
+    assert len(fake_api.requests) == 2
+
+
+def test_max_requests_stops_then_resumes(run: Any, fake_api: FakeAPI) -> None:
+    summary = run(CODES[:10], max_requests=4)
+    assert (summary.exit_code, len(fake_api.requests)) == (3, 4)
+    assert "--max-requests" in str(summary.stopped)
+    assert run(CODES[:10]).exit_code == 0
+    assert requested_codes(fake_api) == Counter(CODES[:10])
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "word"), [("unauthorized", "key"), ("no_credits", "credits")]
+)
+def test_bad_key_or_no_credits_stop_the_run(
+    run: Any, fake_api: FakeAPI, behaviour: str, word: str
+) -> None:
+    fake_api.set_default(behaviour)
+    summary = run(CODES, concurrency=2)
+    assert summary.exit_code == 3
+    assert word in str(summary.stopped)
+    assert len(fake_api.requests) <= 2, "every further request would fail too"
+
+
+def test_no_key_fails_before_touching_the_archive(
+    run: Any, fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    with pytest.raises(AuthError, match="MEMORIES_API_KEY"):
+        run(CODES[:3], api_key=None)
+    assert not (tmp_path / "archive.jsonl").exists()
+    assert fake_api.requests == []
+
+
+def test_no_valid_input_is_exit_2(run: Any) -> None:
+    assert run(["https://example.com/x"]).exit_code == 2
+
+
+def test_a_stormy_run_loses_nothing_and_a_second_run_completes(
+    run: Any, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    codes = [f"St0rmy{i:05d}" for i in range(40)]
+    storm = [
+        "rate_limited",
+        "rate_limited_no_retry_after",
+        "server_error",
+        "reset",
+        "html",
+        "truncated",
+    ]
+    fake_api.slow_seconds = 0.5
+    fake_api.enqueue(*(storm * 6), *["slow"] * 3)
+    clock = SimulatedClock()  # Retry-After pauses pass at once
+    limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    first = run(codes, timeout=0.3, max_retries=2, limiter=limiter)
+    records = archive_records(tmp_path)
+    assert sorted(r["shortcode"] for r in records) == sorted(codes), "none lost, none duplicated"
+    assert first.outcomes["ok"] + first.outcomes["failed"] == 40
+    assert first.outcomes["failed"] > 0
+
+    second = run(codes, timeout=5)
+    assert second.exit_code == 0
+    assert second.outcomes["ok"] == first.outcomes["failed"]
+    latest = {r["shortcode"]: r["outcome"] for r in archive_records(tmp_path)}
+    assert set(latest.values()) == {"ok"}
+    assert KEY.encode() not in (tmp_path / "archive.jsonl").read_bytes()
+
+
+def cli_collect(fake_api: FakeAPI, archive: Path, urls: Path, *extra: str) -> subprocess.Popen[str]:
+    env = os.environ | {"MEMORIES_API_KEY": KEY}
+    command = [sys.executable, "-m", "igresearch", "collect", "--from", str(urls)]
+    command += ["--archive", str(archive), "--base-url", fake_api.base_url, "--no-progress", *extra]
+    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or path.read_bytes().count(b"\n") < count:
+        assert time.monotonic() < deadline, "the collector did not write in time"
+        time.sleep(0.02)
+
+
+def test_sigkill_then_resume_pays_once_per_stored_post(fake_api: FakeAPI, tmp_path: Path) -> None:
+    codes = [f"K1lled{i:05d}" for i in range(60)]
+    urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
+    urls.write_text("\n".join(codes) + "\n")
+    fake_api.latency = 0.05
+    child = cli_collect(fake_api, archive, urls, "--concurrency", "2", "--rate", "100")
+    wait_for_lines(archive, 10)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    stored_before = {r["shortcode"] for r in read_archive(archive)}
+    assert 10 <= len(stored_before) < 60
+    requests_before = len(fake_api.requests)
+
+    fake_api.latency = 0
+    summary = collect(
+        codes, archive=archive, api_key=KEY, base_url=fake_api.base_url, progress=False, rate=1000
+    )
+    assert summary.exit_code == 0
+    second_run = requested_codes_since(fake_api, requests_before)
+    assert not (second_run & stored_before), "nothing already stored is requested again"
+    outcomes = Counter(r["shortcode"] for r in read_archive(archive) if r["outcome"] == "ok")
+    assert outcomes == Counter(codes), "exactly one successful record per URL"
+
+
+def requested_codes_since(fake_api: FakeAPI, start: int) -> set[str]:
+    return {r.json["video_url"].split("/")[-2] for r in fake_api.requests[start:] if r.json}
+
+
+def test_ctrl_c_stops_cleanly_with_exit_130(fake_api: FakeAPI, tmp_path: Path) -> None:
+    urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
+    urls.write_text("\n".join(f"Ctrl0C{i:05d}" for i in range(200)) + "\n")
+    fake_api.latency = 0.05
+    child = cli_collect(fake_api, archive, urls, "--concurrency", "2", "--rate", "100")
+    wait_for_lines(archive, 5)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130, stderr
+    assert "Interrupted" in stderr
+    content = archive.read_bytes()
+    assert content.endswith(b"\n")
+    records = [json.loads(line) for line in content.splitlines()]
+    assert 5 <= len(records) < 200
+    assert len({r["shortcode"] for r in records}) == len(records)
+
+
+# --- the rate limiter, on a simulated clock ---
+
+
+class SimulatedClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def max_in_any_window(times: list[float], width: float = 1.0) -> int:
+    return max(sum(1 for u in times if t <= u < t + width) for t in times)
+
+
+@pytest.mark.parametrize("rate", [0.5, 1, 7.5, 20, 80])
+def test_rate_limiter_never_exceeds_the_rate_in_any_window(rate: float) -> None:
+    clock = SimulatedClock()
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(200):
+        limiter.wait()
+        times.append(clock.now)
+    cap = max(1, int(rate))
+    assert max_in_any_window(times) <= cap
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert achieved == pytest.approx(min(rate, cap), rel=0.05)
+
+
+def test_rate_limiter_slows_everyone_after_a_429() -> None:
+    clock = SimulatedClock()
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    limiter.wait()
+    limiter.penalize(3.0)
+    limiter.penalize(3.0)  # another thread's 429 in the same pause changes nothing
+    limiter.wait()
+    assert clock.now == pytest.approx(3.0), "paused for Retry-After"
+    limiter.wait()
+    assert clock.now == pytest.approx(3.2), "then at half the pace"
+    for _ in range(10):
+        limiter.relax()
+    start = clock.now
+    limiter.wait()
+    assert clock.now - start == pytest.approx(0.1), "and back to the set rate"
