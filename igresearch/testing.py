@@ -196,6 +196,7 @@ class RecordedRequest:
     body: bytes
     json: Any | None
     behaviour: str
+    received_at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @functools.cache
@@ -541,6 +542,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body=body,
                 json=payload,
                 behaviour=behaviour,
+                received_at=time.monotonic(),
             )
         )
         if fake.latency > 0:
