@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/igresearch demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check igresearch tests benchmarks
-	$(BIN)/ruff format --check igresearch tests benchmarks
+	$(BIN)/ruff check igresearch tests benchmarks scripts
+	$(BIN)/ruff format --check igresearch tests benchmarks scripts
 	$(BIN)/mypy igresearch
 
 test: lint

@@ -333,9 +333,14 @@ def _pandas(path: str) -> Callable[[], dict[str, int]]:
 
 def _floor(path: str) -> Callable[[], dict[str, int]]:
     def work() -> dict[str, int]:
+        count = 0
         with open(path, "rb") as lines:
-            records = [orjson.loads(line) for line in lines]
-        return {"media": len(records)}
+            for line in lines:
+                # Each document is dropped at once: keeping them all would time the garbage
+                # collector walking millions of live dicts (3x the parse at 10k), not parsing.
+                orjson.loads(line)
+                count += 1
+        return {"media": count}
 
     return work
 

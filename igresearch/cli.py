@@ -202,15 +202,107 @@ def _show_tables(built: Any) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Offline demo: fetch the documented example reel from the fake API on 127.0.0.1."""
-    from .client import Client
-    from .testing import FakeAPI
+@click.option(
+    "--out",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the archive, tables and figures.",
+)
+def demo(out: str) -> None:
+    """Offline demo: replay the bundled SYNTHETIC study (no key, no network) into an archive,
+    tables and engagement figures."""
+    import polars as pl
 
-    with FakeAPI() as api, Client("demo-key", base_url=api.base_url) as client:
-        click.echo(f"Fake API (no network, no key needed) at {api.base_url}", err=True)
-        envelope = client.video_metadata("https://www.instagram.com/reels/DLlGZiCOBQ0/")
-    _print_json(envelope)
+    from .demo import run_demo
+    from .metrics import engagement_by_owner
+
+    tables = run_demo(out)
+    media = tables.media
+    click.echo(
+        f"Replayed the synthetic demo study (invented accounts: never cite it) into {out}/\n"
+        f"  {media['media_id'].n_unique()} posts from {media['owner_id'].n_unique()} accounts, "
+        f"{media.height} snapshots; {tables.errors.height} unavailable; "
+        f"{tables.comments.height} comments; {tables.children.height} carousel items"
+    )
+    by_owner = engagement_by_owner(media).select(
+        "owner_username", "n", "like_rate_median", "comment_rate_median", "reach_median"
+    )
+    with pl.Config(
+        tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, float_precision=4
+    ):
+        click.echo(by_owner)
+    click.echo(f"Archive: {out}/archive.jsonl  Tables: {out}/tables/  Figures: {out}/figures/")
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(allow_dash=True, dir_okay=False),
+    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
+)
+@click.option(
+    "--cassette", required=True, type=click.Path(dir_okay=False), help="Cassette to write."
+)
+@channel_option
+@base_url_option
+def record(
+    urls: tuple[str, ...], from_file: str | None, cassette: str, channel: str, base_url: str | None
+) -> None:
+    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY), one request at a
+    time. Replay it later with igresearch.replay(cassette), with no key and no network."""
+    from .cassettes import replay
+    from .client import Client
+    from .collect import read_url_file
+
+    entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
+    if from_file:
+        entries += read_url_file(from_file)
+    if not entries:
+        raise click.UsageError("Give URLs as arguments or with --from FILE.")
+    with Client(channel=channel, base_url=base_url) as client:
+        try:
+            client.require_key()
+        except IgResearchError as error:
+            _fail(error)
+        with replay(cassette, mode="new_episodes"):
+            for where, url in entries:
+                try:
+                    client.video_metadata(url)
+                    click.echo(f"recorded {url}", err=True)
+                except InvalidURLError as error:
+                    click.echo(f"skipped {where}: {error}", err=True)
+                except IgResearchError as error:  # the answer is recorded all the same
+                    click.echo(f"recorded {url} ({type(error).__name__}: {error})", err=True)
+    click.echo(f"Cassette: {cassette}", err=True)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["scatter", "distribution", "owners", "time", "growth"]),
+)
+@click.option("--rate", help="Rate to show (like_rate, comment_rate, engagement_rate, reach...).")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="Figure file: .png, .svg or .pdf."
+)
+def plot(source: str, kind: str, rate: str | None, out: str) -> None:
+    """Draw an engagement figure from an archive (or responses file) or a tables folder."""
+    from pathlib import Path
+
+    from .plots import draw, save_figure
+    from .tables import read_tables, to_tables
+
+    media = read_tables(source).media if Path(source).is_dir() else to_tables(source).media
+    try:
+        axes = draw(kind, media, rate=rate)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--rate") from None
+    click.echo(f"wrote {save_figure(axes.figure, out)}", err=True)
 
 
 def _print_json(data: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import requests
 
-from . import __version__
+from . import __version__, cassettes
 from .errors import (
     APIError,
     AuthError,
@@ -179,7 +179,7 @@ class Client:
 
     def require_key(self, url: str | None = None) -> None:
         """Raise :class:`AuthError`, saying how to set a key, when the client has none."""
-        if not self._api_key:
+        if not self._api_key and not cassettes.keyless():
             raise AuthError(
                 "No API key: set the MEMORIES_API_KEY environment variable "
                 "(or pass api_key=...) to a key from memories.ai.",
@@ -227,7 +227,7 @@ class Client:
             return self._session.post(
                 self.base_url + ENDPOINT,
                 json=body,
-                headers={"Authorization": self._api_key or ""},
+                headers={"Authorization": self._api_key} if self._api_key else {},
                 timeout=self.timeout,
             )
         except requests.Timeout:
@@ -238,6 +238,10 @@ class Client:
                 f"({type(exc).__name__}). Check the network and MEMORIES_BASE_URL.",
                 url=canonical,
             )
+        except Exception as exc:
+            if miss := cassettes.cassette_miss(exc, body):
+                raise miss from None
+            raise
         error.retriable = True
         raise _Transient(error)
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, cassettes
 from .archive import ARCHIVE_VERSION, STORED, ArchiveWriter, index_archive
 from .client import Client
 from .errors import (
@@ -167,7 +167,9 @@ def plan_collection(
         seen.add(shortcode)
         valid.append((shortcode, canonical_url(shortcode)))
     index = index_archive(archive)
-    cutoff = (now or datetime.now(UTC)) - refresh_older_than if refresh_older_than else None
+    cutoff = None
+    if refresh_older_than is not None:
+        cutoff = (now or datetime.now(UTC)) - refresh_older_than
 
     def wanted(shortcode: str) -> bool:
         entry = index.get((shortcode, channel))
@@ -292,6 +294,8 @@ def collect(
         summary.stopped = f"--max-requests {max_requests} reached; run again to continue."
     with Client(channel=channel, **client_options) as probe:
         probe.require_key()  # fail once, before the archive is touched, not once per URL
+    if cassettes.recording():
+        concurrency = 1  # vcrpy records on one thread only (vcrpy issue 849)
     run = _Run(summary, channel, limiter or RateLimiter(rate), client_options, progress, len(todo))
     started = time.monotonic()
     try:

@@ -21,8 +21,7 @@ matplotlib is loaded only by code that draws.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -35,19 +34,22 @@ import numpy.typing as npt
 import polars as pl
 from cycler import cycler
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import PercentFormatter
 
 from .metrics import RATES, latest, with_rates
 
 __all__ = [
     "FIGSIZE",
+    "KINDS",
     "OKABE_ITO",
+    "draw",
     "engagement_over_time",
     "growth_curves",
     "owner_comparison",
     "rate_distribution",
     "ratio_scatter",
+    "save_all",
     "save_figure",
 ]
 
@@ -106,6 +108,15 @@ _PNG_DPI = 300
 _NOTE_GID, _GUIDE_GID = "igresearch-note", "igresearch-guide"
 _OWN_FIGURE = "igresearch-figure"
 _NOTE_WIDTH = 95  # characters per line of the note: about a new figure's width at 9 pt
+_CHARS_PER_INCH = 16  # of the note's 9 pt text, roughly
+# A light backing, so points behind the legend do not run into its text.
+_LEGEND: dict[str, Any] = {
+    "fontsize": _NOTE_PT,
+    "frameon": True,
+    "facecolor": "white",
+    "edgecolor": "none",
+    "framealpha": 0.85,
+}
 
 
 def ratio_scatter(
@@ -119,10 +130,11 @@ def ratio_scatter(
     """One count against another on log-log axes, with iso-ratio guide lines.
 
     Each reel (its newest snapshot) is a point at (``x``, ``y``). A dashed grey guide line
-    ``y = r * x`` is drawn for each ratio ``r`` in ``guides`` and labelled with it as a
-    percentage ("1%") where it leaves the axes, so points above the 5% line have more than 5
-    likes per 100 plays. Reels with a null or zero ``x`` or ``y`` (including hidden likes)
-    cannot sit on a log axis: they are left out and counted in the note.
+    ``y = r * x`` is drawn for each ratio ``r`` in ``guides`` and labelled on the line with it
+    as a percentage ("1%"), near its upper end, so points above the 5% line have more than 5
+    likes per 100 plays. Reels with a null or zero ``x`` or ``y`` cannot sit on a log axis:
+    they are left out and counted in the note. As in :mod:`igresearch.metrics`, ``like_count``
+    counts as null when ``likes_hidden`` is true.
 
     Parameters
     ----------
@@ -147,7 +159,7 @@ def ratio_scatter(
         If ``x`` or ``y`` is not a column of ``media``.
     """
     _require_columns(media, {"x": x, "y": y})
-    reels = latest(media)
+    reels = latest(media).with_columns(_hide_likes(x), _hide_likes(y))
     shown = reels.filter((pl.col(x) > 0) & (pl.col(y) > 0))
     with _style():
         ax = _axes(ax)
@@ -157,6 +169,8 @@ def ratio_scatter(
         ax.set_yscale("log")
         if shown.height:
             _guide_lines(ax, guides)
+        else:
+            _empty_log_view(ax)
         ax.set_xlabel(f"{_count_label(x)} (count, log scale)", fontsize=_LABEL_PT)
         ax.set_ylabel(f"{_count_label(y)} (count, log scale)", fontsize=_LABEL_PT)
         reason = f"without {_count_noun(x)} or {_count_noun(y)}"
@@ -226,21 +240,12 @@ def rate_distribution(
                 whiskerprops={"color": "0.2"},
                 capprops={"color": "0.2"},
             )
-        rng = np.random.default_rng(seed)
         xs = np.concatenate(values) if values else np.empty(0)
-        ys = (
-            np.concatenate(
-                [
-                    position + rng.uniform(-0.18, 0.18, len(v))
-                    for position, v in zip(positions, values, strict=True)
-                ]
-            )
-            if values
-            else np.empty(0)
-        )
+        jitter = np.random.default_rng(seed).uniform(-0.18, 0.18, len(xs))
+        ys = np.repeat(positions, [len(v) for v in values]) + jitter
         ax.scatter(xs, ys, s=14, color=_BLUE, alpha=0.6, edgecolors="none", zorder=3)
         ax.set_yticks(positions, groups)
-        ax.set_ylim(len(groups) - 0.5, -0.5)
+        ax.set_ylim(max(len(groups), 1) - 0.5, -0.5)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_xlabel(_RATE_LABELS[rate], fontsize=_LABEL_PT)
         ax.set_ylabel(_axis_name(by), fontsize=_LABEL_PT)
@@ -322,7 +327,7 @@ def owner_comparison(
             zorder=3,
         )
         ax.set_yticks(positions, [f"{row[0]} (n = {row[4]})" for row in rows])
-        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.grid(axis="x", color="0.9", linewidth=0.8)
         ax.set_axisbelow(True)
@@ -407,7 +412,7 @@ def engagement_over_time(
                 label=f"rolling median of {window} reels",
                 zorder=4,
             )
-            ax.legend(loc="upper left", fontsize=_NOTE_PT, frameon=False)
+            ax.legend(loc="upper left", **_LEGEND)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_xlabel("Posted (date, UTC)", fontsize=_LABEL_PT)
         ax.set_ylabel(_RATE_LABELS[rate], fontsize=_LABEL_PT)
@@ -461,7 +466,7 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
     total = media.filter(pl.col("media_id").is_not_null())["media_id"].n_unique()
     with _style():
         ax = _axes(ax)
-        for media_id in reel_ids:
+        for index, media_id in enumerate(reel_ids):
             reel = curves.filter(pl.col("media_id") == media_id)
             label = reel["shortcode"].drop_nulls().last() or media_id
             ax.plot(
@@ -470,17 +475,15 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
                 marker="o",
                 markersize=3.5,
                 linewidth=1.4,
+                # explicit: a caller's axes keep the colour cycle they were created with
+                color=_CYCLE[index % len(_CYCLE)],
                 label=str(label),
             )
         ax.set_yscale("log")
+        if not reel_ids:
+            _empty_log_view(ax)
         if 0 < len(reel_ids) <= 8:
-            ax.legend(
-                loc="lower right",
-                fontsize=_NOTE_PT,
-                frameon=False,
-                title="Reel",
-                title_fontsize=_NOTE_PT,
-            )
+            ax.legend(loc="best", title="Reel", title_fontsize=_NOTE_PT, **_LEGEND)
         ax.set_xlabel("Time since posting (hours)", fontsize=_LABEL_PT)
         ax.set_ylabel("Plays (count, log scale)", fontsize=_LABEL_PT)
         _note(
@@ -494,7 +497,7 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str]) -> Path:
     """Save ``fig`` as PNG (300 dpi), SVG or PDF, chosen by the extension of ``path``.
 
     The parent directories are created, and the file is written to a temporary name in the
@@ -504,7 +507,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     Parameters
     ----------
     fig
-        The figure, e.g. ``ax.figure`` of an Axes returned by this module.
+        The figure, e.g. ``ax.figure`` of an Axes returned by this module; for a subfigure,
+        the whole figure it belongs to is saved.
     path
         Where to write: ``.png``, ``.svg`` or ``.pdf`` (any case).
 
@@ -525,16 +529,51 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
         raise ValueError(f"Cannot save a figure with {shown} ({target}): use .png, .svg or .pdf.")
     fmt = _FORMATS[extension]
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(handle)
-    temporary = Path(name)
+    temporary = target.with_name(f".{target.name}.part")
     try:
         with mpl.rc_context({"svg.hashsalt": "igresearch"}):
-            fig.savefig(temporary, format=fmt, dpi=_PNG_DPI, metadata=_METADATA[fmt])
+            fig.get_figure(root=True).savefig(
+                temporary, format=fmt, dpi=_PNG_DPI, metadata=_METADATA[fmt]
+            )
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
     return target
+
+
+#: The figures by name, as the command line's ``plot --kind`` knows them.
+KINDS: dict[str, Callable[..., Axes]] = {
+    "scatter": ratio_scatter,
+    "distribution": rate_distribution,
+    "owners": owner_comparison,
+    "time": engagement_over_time,
+    "growth": growth_curves,
+}
+
+
+def draw(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> Axes:
+    """Draw figure `kind` (a key of :data:`KINDS`) on a new figure; `rate` for the kinds that
+    show one (distribution, owners, time)."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown figure kind {kind!r}: use one of {', '.join(KINDS)}.")
+    options: dict[str, Any] = (
+        {"rate": rate} if rate and kind in ("distribution", "owners", "time") else {}
+    )
+    axes: Axes = KINDS[kind](media, **options)
+    return axes
+
+
+def save_all(
+    media: pl.DataFrame, folder: str | os.PathLike[str], *, formats: Sequence[str] = ("png",)
+) -> list[Path]:
+    """Draw every kind of figure and save each as ``folder/<kind>.<format>``."""
+    paths = []
+    for kind in KINDS:
+        axes = draw(kind, media)
+        for fmt in formats:
+            paths.append(save_figure(axes.figure, Path(folder) / f"{kind}.{fmt}"))
+        plt.close(axes.figure.get_figure(root=True))
+    return paths
 
 
 @contextmanager
@@ -587,11 +626,17 @@ def _note(
         parts.append(f"posted {first}" if first == last else f"posted {first} to {last}")
     if extra:
         parts.append(extra)
-    text = _wrap(parts)
+    own = ax.figure.get_gid() == _OWN_FIGURE
+    if own:
+        width = _NOTE_WIDTH
+    else:
+        inches = ax.get_position().width * ax.figure.get_figure(root=True).get_figwidth()
+        width = max(30, int(inches * _CHARS_PER_INCH))
+    text = _wrap(parts, width)
     # On a figure of our own the note is its suptitle, which constrained layout makes room
     # for and which may span the figure's width (long tick labels can make the axes narrow);
     # on a caller's axes it stays above them.
-    if ax.figure.get_gid() == _OWN_FIGURE:
+    if own:
         note = ax.figure.suptitle(text, x=0.99, ha="right", fontsize=_NOTE_PT, color=_GREY)
         note.set_gid(_NOTE_GID)
         return
@@ -609,7 +654,7 @@ def _note(
     )
 
 
-def _wrap(parts: list[str], width: int = _NOTE_WIDTH) -> str:
+def _wrap(parts: list[str], width: int) -> str:
     """Join parts with " · ", starting a new line instead when a line would pass width."""
     lines = [parts[0]]
     for part in parts[1:]:
@@ -666,6 +711,14 @@ def _guide_lines(ax: Axes, ratios: Sequence[float]) -> None:
     ax.set_ylim(y0, y1)
 
 
+def _empty_log_view(ax: Axes) -> None:
+    """Limits a log axis can draw when there is no data (the default (0, 1) cannot)."""
+    if ax.get_xscale() == "log":
+        ax.set_xlim(1, 10)
+    if ax.get_yscale() == "log":
+        ax.set_ylim(1, 10)
+
+
 def _median_ci(
     values: npt.NDArray[np.float64], *, n_boot: int, rng: np.random.Generator
 ) -> tuple[float, float]:
@@ -688,6 +741,13 @@ def _require_columns(media: pl.DataFrame, columns: dict[str, str]) -> None:
                 f"{argument}={column!r} is not a column of the media table; "
                 f"use one of {', '.join(media.columns)}."
             )
+
+
+def _hide_likes(column: str) -> pl.Expr:
+    if column != "like_count":
+        return pl.col(column)
+    hidden = pl.col("likes_hidden").fill_null(False)
+    return pl.when(hidden).then(None).otherwise(pl.col(column)).alias(column)
 
 
 def _group_label(column: str) -> pl.Expr:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,8 +66,7 @@ class Tables:
         for name in _NAMES:
             path = target / f"{name}.{format}"
             frame: pl.DataFrame = getattr(self, name)
-            with tempfile.NamedTemporaryFile(dir=target, suffix=".part", delete=False) as part:
-                temporary = Path(part.name)
+            temporary = target / f".{name}.{format}.part"
             try:
                 if format == "parquet":
                     frame.write_parquet(temporary)
@@ -201,11 +199,18 @@ class _Builder:
             name: pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMAS[name])
             for name, parts in self._frames.items()
         }
+        # Sorted by key, so the same records give the same tables whatever their order.
         return Tables(
-            media=_latest(frames["media"], ["media_id", "fetched_at"]),
-            comments=_latest(frames["comments"], ["comment_id"]),
-            owners=_merge_owners(frames["owners"]),
-            children=_latest(frames["children"], ["parent_media_id", "position", "fetched_at"]),
+            media=_latest(frames["media"], ["media_id", "fetched_at"]).sort(
+                "media_id", "fetched_at", nulls_last=False
+            ),
+            comments=_latest(frames["comments"], ["comment_id"]).sort(
+                "media_id", "created_at", "comment_id", nulls_last=False
+            ),
+            owners=_merge_owners(frames["owners"]).sort("owner_id"),
+            children=_latest(
+                frames["children"], ["parent_media_id", "position", "fetched_at"]
+            ).sort("parent_media_id", "position", "fetched_at", nulls_last=False),
             errors=frames["errors"],
         )
 
@@ -255,7 +260,7 @@ def _record_rows(where: str, record: Any) -> dict[str, list[Row]]:
     meta = _Meta(shortcode=None, channel=None, fetched_at=None)
     try:
         if isinstance(record, _BadLine):
-            return {"errors": [(where, None, None, "malformed", str(record), None)]}
+            return {"errors": [meta.error(where, "malformed", str(record))]}
         envelope = record
         if isinstance(record, dict) and "archive_version" in record:
             meta = _Meta(
@@ -283,7 +288,7 @@ class _Meta:
     fetched_at: int | None
 
     def error(self, where: str, kind: str, reason: str) -> Row:
-        return (where, self.shortcode, self.channel, kind, reason, self.fetched_at)
+        return (where, self.shortcode, self.channel, kind, _str(reason), self.fetched_at)
 
 
 def _envelope_rows(where: str, envelope: Any, meta: _Meta) -> dict[str, list[Row]]:

@@ -273,6 +273,7 @@ class FakeAPI:
         self._queue: collections.deque[str] = collections.deque()
         self._default = "ok"
         self._per_shortcode: dict[str, str] = {}
+        self._payloads: dict[str, bytes] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -361,12 +362,19 @@ class FakeAPI:
         with self._lock:
             self._per_shortcode[shortcode] = checked
 
+    def set_payload(self, shortcode: str, envelope: Any) -> None:
+        """Serve ``envelope`` (any JSON value) as the ``ok`` answer for ``shortcode``."""
+        with self._lock:
+            self._payloads[shortcode] = _dumps(envelope)
+
     def reset(self) -> None:
-        """Forget recorded requests, the queue, per-shortcode behaviours and the default."""
+        """Forget recorded requests, the queue, per-shortcode behaviours and payloads, and the
+        default."""
         with self._lock:
             self._requests.clear()
             self._queue.clear()
             self._per_shortcode.clear()
+            self._payloads.clear()
             self._default = "ok"
 
     @property
@@ -406,6 +414,9 @@ class FakeAPI:
         return envelope
 
     def _ok_body(self, shortcode: str) -> bytes:
+        with self._lock:
+            if shortcode in self._payloads:
+                return self._payloads[shortcode]
         if shortcode == DOCUMENTED_SHORTCODE:
             return _documented_bytes()
         return _dumps(self.media_for(shortcode))

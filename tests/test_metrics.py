@@ -37,7 +37,7 @@ def hours(n: float) -> datetime:
 
 # --- rates -------------------------------------------------------------------------------------
 
-RATE_ROWS = [
+RATE_ROWS: list[dict[str, Any]] = [
     # an ordinary reel
     {"play_count": 1000, "like_count": 50, "comment_count": 10, "view_count": 400,
      "owner_follower_count": 2000, "likes_hidden": False},

@@ -1,0 +1,1 @@
+"""Recorded API responses (vcrpy cassettes), shipped inside igresearch as igresearch.bundled."""

@@ -1,0 +1,75 @@
+"""The main job, offline: replay a recorded study through ``collect`` into an archive and tables.
+
+The bundled ``demo.yaml`` is a SYNTHETIC study (made by ``scripts/make_cassettes.py`` against the
+fake API; every account's full name says "synthetic"): never cite its numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+from .cassettes import body_meaning, cassette_path, replay
+from .collect import Summary, collect
+from .tables import Tables, to_tables
+
+__all__ = ["collect_from_cassette", "run_demo"]
+
+
+def recorded_posts(cassette: str | os.PathLike[str]) -> Counter[tuple[str, str]]:
+    """How many recordings the cassette holds per (channel, shortcode), in recorded order."""
+    from vcr.persisters.filesystem import FilesystemPersister
+    from vcr.serializers import yamlserializer
+
+    requests, _ = FilesystemPersister.load_cassette(str(cassette), serializer=yamlserializer)
+    posts: Counter[tuple[str, str]] = Counter()
+    for request in requests:
+        meaning = body_meaning(request.body)
+        if isinstance(meaning, tuple):
+            posts[meaning] += 1
+    return posts
+
+
+def collect_from_cassette(
+    cassette: str | os.PathLike[str], archive: str | os.PathLike[str], *, progress: bool = False
+) -> list[Summary]:
+    """Replay every recording in `cassette` through :func:`collect`: first one snapshot of each
+    post, then a refresh for each further snapshot recorded. No key, no network."""
+    posts = recorded_posts(cassette)
+    summaries = []
+    with replay(cassette):
+        for snapshot in range(max(posts.values(), default=0)):
+            for channel in dict.fromkeys(channel for channel, _ in posts):
+                urls = [code for (ch, code), n in posts.items() if ch == channel and n > snapshot]
+                summaries.append(
+                    collect(
+                        urls,
+                        archive=archive,
+                        channel=channel,
+                        refresh_older_than=timedelta(0) if snapshot else None,
+                        rate=1000.0,
+                        progress=progress,
+                    )
+                )
+    return summaries
+
+
+def run_demo(
+    out: str | os.PathLike[str], *, cassette: str | os.PathLike[str] | None = None
+) -> Tables:
+    """Replay the bundled synthetic study into ``out/archive.jsonl``, write the tables (parquet)
+    to ``out/tables`` and the engagement figures to ``out/figures``. A previous demo archive in
+    `out` is replaced."""
+    from .plots import save_all
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "archive.jsonl"
+    archive.unlink(missing_ok=True)
+    collect_from_cassette(cassette or cassette_path("demo.yaml"), archive)
+    tables = to_tables(archive)
+    tables.write(folder / "tables")
+    save_all(tables.media, folder / "figures")
+    return tables

@@ -1,0 +1,462 @@
+"""What the figures draw: the plotted data, scales, guide lines, notes and formatters, and the
+files save_figure writes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.container import ErrorbarContainer
+from matplotlib.text import Text
+from matplotlib.ticker import PercentFormatter
+from PIL import Image
+
+from igresearch import plots
+from igresearch.metrics import RATES
+from igresearch.schema import MEDIA_SCHEMA
+
+T0 = datetime(2025, 1, 2, 12, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+def media(*rows: dict[str, Any]) -> pl.DataFrame:
+    """A media table from partial rows: every column the row does not give is null."""
+    return pl.DataFrame(
+        [{name: row.get(name) for name in MEDIA_SCHEMA} for row in rows], schema=MEDIA_SCHEMA
+    )
+
+
+def reel(
+    media_id: str, owner: str, plays: int | None, likes: int | None, **more: Any
+) -> dict[str, Any]:
+    return {
+        "media_id": media_id,
+        "shortcode": f"S{media_id}",
+        "owner_username": owner,
+        "play_count": plays,
+        "like_count": likes,
+        "likes_hidden": likes is None,
+        "comment_count": 10,
+        "taken_at": T0 + timedelta(days=int(media_id)),
+        "fetched_at": T0 + timedelta(days=30),
+        **more,
+    }
+
+
+def sample() -> pl.DataFrame:
+    """Six reels by three accounts, plus an older snapshot of reel 1.
+
+    Reel 4 has no plays, reel 5 hidden likes, reel 6 zero likes: the last three cannot be drawn
+    on log axes; 4 and 5 have no like rate.
+    """
+    return media(
+        reel("1", "bob", 1000, 30, fetched_at=T0 + timedelta(days=2)),  # older, replaced below
+        reel("1", "bob", 2000, 100),
+        reel("2", "amy", 10_000, 200),
+        reel("3", "amy", 400, 40),
+        reel("4", "cat", None, 5),
+        reel("5", "cat", 5000, None),
+        reel("6", "cat", 300, 0),
+        reel("7", "bob", 50_000, 1500),
+    )
+
+
+def note(ax: Axes) -> str:
+    texts = [*ax.texts, *ax.figure.texts]
+    [found] = [t.get_text() for t in texts if t.get_gid() == "igresearch-note"]
+    return found
+
+
+def offsets(ax: Axes, index: int = 0) -> np.ndarray[Any, Any]:
+    return np.asarray(ax.collections[index].get_offsets())
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def test_importing_igresearch_does_not_import_matplotlib() -> None:
+    code = (
+        "import sys, igresearch, igresearch.metrics; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- ratio_scatter -----------------------------------------------------------------------------
+
+
+def test_ratio_scatter_plots_input_values_on_log_axes() -> None:
+    ax = plots.ratio_scatter(sample())
+    # newest snapshot of each reel, in input order; reels 4, 5 and 6 left out
+    np.testing.assert_array_equal(
+        offsets(ax), [[2000, 100], [10_000, 200], [400, 40], [50_000, 1500]]
+    )
+    assert ax.get_xscale() == "log"
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "Plays (count, log scale)"
+    assert ax.get_ylabel() == "Likes (count, log scale)"
+
+
+def test_ratio_scatter_guide_lines_and_labels() -> None:
+    ax = plots.ratio_scatter(sample())
+    guides = [line for line in ax.lines if line.get_gid() == "igresearch-guide"]
+    assert [line.get_label() for line in guides] == ["1%", "5%", "10%"]
+    for line, ratio in zip(guides, (0.01, 0.05, 0.10), strict=True):
+        xs, ys = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        np.testing.assert_allclose(ys / xs, ratio)
+        # the line spans the whole horizontal view
+        np.testing.assert_allclose([xs.min(), xs.max()], ax.get_xlim())
+    labels = [t for t in ax.texts if t.get_gid() == "igresearch-guide"]
+    assert [t.get_text() for t in labels] == ["1%", "5%", "10%"]
+    for label, ratio in zip(labels, (0.01, 0.05, 0.10), strict=True):
+        x, y = label.get_position()
+        assert y == pytest.approx(ratio * x)  # on its line
+        assert ax.get_xlim()[0] < x < ax.get_xlim()[1]  # and in view
+
+
+def test_ratio_scatter_note_counts_left_out_rows_and_dates() -> None:
+    ax = plots.ratio_scatter(sample())
+    assert note(ax) == (
+        "n = 4 reels (3 without plays or likes left out) · posted 2025-01-03 to 2025-01-09"
+    )
+
+
+def test_ratio_scatter_leaves_out_likes_marked_hidden() -> None:
+    frame = media(reel("1", "a", 1000, 10), reel("2", "a", 1000, 20, likes_hidden=True))
+    ax = plots.ratio_scatter(frame)
+    np.testing.assert_array_equal(offsets(ax), [[1000, 10]])
+    assert "(1 without plays or likes left out)" in note(ax)
+
+
+def test_ratio_scatter_other_columns_and_custom_guides() -> None:
+    frame = media(reel("1", "a", 1000, 10, owner_follower_count=500), reel("2", "a", 10, 1))
+    ax = plots.ratio_scatter(frame, x="owner_follower_count", y="play_count", guides=(2.0,))
+    np.testing.assert_array_equal(offsets(ax), [[500, 1000]])
+    assert ax.get_xlabel() == "Followers (count, log scale)"
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "igresearch-guide"] == ["200%"]
+    assert "(1 without followers or plays left out)" in note(ax)
+
+
+def test_ratio_scatter_rejects_unknown_column() -> None:
+    with pytest.raises(ValueError, match="x='plays' is not a column of the media table"):
+        plots.ratio_scatter(sample(), x="plays")
+
+
+# --- rate_distribution -------------------------------------------------------------------------
+
+
+def test_rate_distribution_points_boxes_and_labels() -> None:
+    ax = plots.rate_distribution(sample())
+    # groups sorted by name, top to bottom: amy (reels 2, 3), bob (1, 7), cat (6)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["amy", "bob", "cat"]
+    assert ax.get_ylim() == (2.5, -0.5)
+    points = offsets(ax)
+    np.testing.assert_allclose(points[:, 0], [0.02, 0.1, 0.05, 0.03, 0.0])
+    groups = np.array([0, 0, 1, 1, 2])
+    assert np.all(np.abs(points[:, 1] - groups) <= 0.18)
+    assert np.any(points[:, 1] != groups)  # jittered
+    assert isinstance(ax.xaxis.get_major_formatter(), PercentFormatter)
+    assert ax.get_xlabel() == "Like rate (% of plays)"
+    assert ax.get_ylabel() == "Account"
+    # one median line per box, at each group's median like rate
+    medians = [line for line in ax.lines if line.get_color() == plots.OKABE_ITO[6]]
+    assert [
+        float(np.mean(np.asarray(line.get_xdata(), dtype=float))) for line in medians
+    ] == pytest.approx([0.06, 0.04, 0.0])
+    assert note(ax).startswith("n = 5 reels (2 without a like rate left out) · posted ")
+
+
+def test_rate_distribution_jitter_is_reproducible() -> None:
+    first = offsets(plots.rate_distribution(sample()))
+    again = offsets(plots.rate_distribution(sample()))
+    other = offsets(plots.rate_distribution(sample(), seed=1))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first[:, 1], other[:, 1])
+
+
+def test_rate_distribution_other_rate_and_grouping() -> None:
+    ax = plots.rate_distribution(sample(), rate="comment_rate", by="owner_id")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["(none)"]
+    np.testing.assert_allclose(
+        np.sort(offsets(ax)[:, 0]),
+        np.sort([10 / p for p in (2000, 10_000, 400, 5000, 300, 50_000)]),
+    )
+    assert ax.get_ylabel() == "Account id"
+
+
+def test_unknown_rate_lists_valid_names() -> None:
+    for plot in (plots.rate_distribution, plots.owner_comparison, plots.engagement_over_time):
+        with pytest.raises(ValueError, match="Unknown rate 'likes'") as error:
+            plot(sample(), rate="likes")
+        assert all(name in str(error.value) for name in RATES)
+
+
+# --- owner_comparison --------------------------------------------------------------------------
+
+
+def errorbar_data(ax: Axes) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    container = ax.containers[0]
+    assert isinstance(container, ErrorbarContainer)
+    medians = np.asarray(container.lines[0].get_xdata())
+    segments = np.asarray(container.lines[2][0].get_segments())
+    return medians, segments[:, :, 0]  # each row: (low, high)
+
+
+def comparison_media() -> pl.DataFrame:
+    rng = np.random.default_rng(7)
+    rows: list[dict[str, Any]] = []
+    for owner, level in (("amy", 0.02), ("bob", 0.08), ("cat", 0.05)):
+        for _ in range(9):
+            plays = 10_000
+            rows.append(
+                reel(str(len(rows) + 1), owner, plays, int(plays * level * rng.uniform(0.5, 1.5)))
+            )
+    return media(*rows)
+
+
+def test_owner_comparison_medians_sorted_with_bootstrap_ci() -> None:
+    frame = comparison_media()
+    ax = plots.owner_comparison(frame, rate="like_rate", n_boot=500, seed=3)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["bob (n = 9)", "cat (n = 9)", "amy (n = 9)"]  # highest median at the top
+    medians, intervals = errorbar_data(ax)
+    rng = np.random.default_rng(3)
+    for owner in ("amy", "bob", "cat"):  # the generator is used in alphabetical order
+        rates = frame.filter(pl.col("owner_username") == owner)["like_count"].to_numpy() / 10_000
+        picks = rng.integers(0, len(rates), size=(500, len(rates)))
+        low, high = np.quantile(np.median(rates[picks], axis=1), [0.025, 0.975])
+        row = labels.index(f"{owner} (n = 9)")
+        assert medians[row] == pytest.approx(np.median(rates))
+        np.testing.assert_allclose(intervals[row], [low, high])
+        assert low <= medians[row] <= high
+    assert list(medians) == sorted(medians, reverse=True)
+    assert isinstance(ax.xaxis.get_major_formatter(), PercentFormatter)
+    assert ax.get_xlabel() == "Median like rate (% of plays)"
+    assert "95% bootstrap CI of the median (500 resamples)" in note(ax)
+
+
+def test_owner_comparison_is_reproducible() -> None:
+    first = errorbar_data(plots.owner_comparison(comparison_media(), seed=11))
+    again = errorbar_data(plots.owner_comparison(comparison_media(), seed=11))
+    other = errorbar_data(plots.owner_comparison(comparison_media(), seed=12))
+    np.testing.assert_array_equal(first[1], again[1])
+    np.testing.assert_array_equal(first[0], other[0])  # medians do not depend on the seed
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_owner_comparison_single_reel_has_zero_width_interval() -> None:
+    ax = plots.owner_comparison(media(reel("1", "solo", 100, 5)), rate="like_rate")
+    medians, intervals = errorbar_data(ax)
+    assert medians.tolist() == [0.05]
+    np.testing.assert_allclose(intervals, [[0.05, 0.05]])
+
+
+def test_owner_comparison_rejects_no_resamples() -> None:
+    with pytest.raises(ValueError, match="n_boot must be at least 1"):
+        plots.owner_comparison(sample(), n_boot=0)
+
+
+# --- engagement_over_time ----------------------------------------------------------------------
+
+
+def test_engagement_over_time_points_and_rolling_median() -> None:
+    frame = media(
+        *(reel(str(day), "amy", 1000, 10 * day, comment_count=day) for day in range(9, 0, -1)),
+        reel("10", "amy", None, 1),  # no plays: left out
+        reel("11", "amy", 100, 1, taken_at=None),  # no posting time: left out
+    )
+    ax = plots.engagement_over_time(frame, window=3)
+    points = offsets(ax)
+    days = [T0 + timedelta(days=day) for day in range(1, 10)]  # sorted by posting time
+    np.testing.assert_allclose(points[:, 0], mdates.date2num(days))  # type: ignore[no-untyped-call]
+    np.testing.assert_allclose(points[:, 1], [11 * day / 1000 for day in range(1, 10)])
+    [line] = ax.lines
+    assert line.get_label() == "rolling median of 3 reels"
+    # centred median of 3 of an increasing series: the middle value; ends from 2 values
+    ys = np.asarray(line.get_ydata())
+    np.testing.assert_allclose(ys[1:-1], [11 * day / 1000 for day in range(2, 9)])
+    assert isinstance(ax.yaxis.get_major_formatter(), PercentFormatter)
+    assert ax.get_ylabel() == "Engagement rate (% of plays)"
+    assert note(ax) == (
+        "n = 9 reels (2 without an engagement rate or posting time left out)\n"
+        "posted 2025-01-03 to 2025-01-11"
+    )
+
+
+def test_engagement_over_time_without_enough_reels_draws_no_line() -> None:
+    ax = plots.engagement_over_time(sample())
+    assert not ax.lines
+    assert len(offsets(ax)) == 5
+
+
+# --- growth_curves -----------------------------------------------------------------------------
+
+
+def test_growth_curves_one_line_per_reel_with_snapshots() -> None:
+    posted = T0
+    frame = media(
+        # reel 1: three snapshots, out of order, plus one without plays (left out)
+        {"media_id": "1", "shortcode": "A", "taken_at": posted,
+         "fetched_at": posted + timedelta(hours=5), "play_count": 300},
+        {"media_id": "1", "shortcode": "A", "taken_at": posted,
+         "fetched_at": posted + timedelta(hours=2), "play_count": 100},
+        {"media_id": "1", "shortcode": "A", "taken_at": posted,
+         "fetched_at": posted + timedelta(hours=30), "play_count": 900},
+        {"media_id": "1", "shortcode": "A", "taken_at": posted,
+         "fetched_at": posted + timedelta(hours=40), "play_count": None},
+        # reel 2: two snapshots
+        {"media_id": "2", "shortcode": "B", "taken_at": posted + timedelta(days=1),
+         "fetched_at": posted + timedelta(days=1, minutes=30), "play_count": 50},
+        {"media_id": "2", "shortcode": "B", "taken_at": posted + timedelta(days=1),
+         "fetched_at": posted + timedelta(days=1, hours=3), "play_count": 70},
+        # reel 3: one snapshot only
+        {"media_id": "3", "shortcode": "C", "taken_at": posted,
+         "fetched_at": posted + timedelta(hours=1), "play_count": 10},
+    )  # fmt: skip
+    ax = plots.growth_curves(frame)
+    assert [line.get_label() for line in ax.lines] == ["A", "B"]
+    first, second = ax.lines
+    np.testing.assert_array_equal(first.get_xdata(), [2.0, 5.0, 30.0])
+    np.testing.assert_array_equal(first.get_ydata(), [100.0, 300.0, 900.0])
+    np.testing.assert_array_equal(second.get_xdata(), [0.5, 3.0])
+    np.testing.assert_array_equal(second.get_ydata(), [50.0, 70.0])
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "Time since posting (hours)"
+    assert ax.get_ylabel() == "Plays (count, log scale)"
+    assert note(ax) == (
+        "n = 2 reels with ≥ 2 snapshots (1 with fewer than 2 snapshots left out)\n"
+        "posted 2025-01-02 to 2025-01-03"
+    )
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["A", "B"]
+
+
+def test_growth_curves_use_okabe_ito_on_a_callers_axes() -> None:
+    frame = media(
+        *(
+            {"media_id": str(i), "taken_at": T0, "fetched_at": T0 + timedelta(hours=h),
+             "play_count": 10 * (i + 1) * h}
+            for i in range(3) for h in (1, 2)
+        )
+    )  # fmt: skip
+    _, ax = plt.subplots()  # created outside the style: matplotlib's default colour cycle
+    plots.growth_curves(frame, ax=ax)
+    colours = [str(line.get_color()).upper() for line in ax.lines]
+    assert colours == [plots.OKABE_ITO[5], plots.OKABE_ITO[1], plots.OKABE_ITO[3]]
+
+
+# --- common behaviour --------------------------------------------------------------------------
+
+ALL_PLOTS = [
+    plots.ratio_scatter,
+    plots.rate_distribution,
+    plots.owner_comparison,
+    plots.engagement_over_time,
+    plots.growth_curves,
+]
+
+
+@pytest.mark.parametrize("plot", ALL_PLOTS)
+def test_draws_on_given_axes_with_note_above_them(plot: Any) -> None:
+    figure, (left, right) = plt.subplots(1, 2)
+    assert plot(sample(), ax=right) is right
+    assert not left.texts and not left.collections and not left.lines
+    [text] = [t for t in right.texts if t.get_gid() == "igresearch-note"]
+    assert text.get_text().startswith("n = ")
+    assert figure.texts == []
+
+
+@pytest.mark.parametrize("plot", ALL_PLOTS)
+def test_new_figure_size_fonts_and_untouched_rcparams(plot: Any) -> None:
+    before = dict(matplotlib.rcParams)
+    ax = plot(sample())
+    figure = ax.figure
+    assert tuple(figure.get_size_inches()) == pytest.approx(plots.FIGSIZE)
+    figure.canvas.draw()
+    sizes = [t.get_fontsize() for t in figure.findobj(Text) if t.get_text() and t.get_visible()]
+    assert sizes and min(sizes) >= 8
+    assert dict(matplotlib.rcParams) == before
+
+
+@pytest.mark.parametrize("plot", ALL_PLOTS)
+def test_empty_table_gives_empty_axes(plot: Any) -> None:
+    ax = plot(media())
+    ax.figure.canvas.draw()
+    assert note(ax).startswith("n = 0 reels")
+    assert all(len(c.get_offsets()) == 0 for c in ax.collections)
+
+
+def test_okabe_ito_palette() -> None:
+    assert plots.OKABE_ITO == (
+        "#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    )  # fmt: skip
+
+
+# --- save_figure -------------------------------------------------------------------------------
+
+
+def test_save_figure_png_at_high_dpi(tmp_path: Path) -> None:
+    ax = plots.ratio_scatter(sample())
+    path = plots.save_figure(ax.figure, tmp_path / "new" / "dir" / "scatter.png")
+    assert path == tmp_path / "new" / "dir" / "scatter.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as image:
+        dpi = image.info["dpi"]
+        width, height = image.size
+    assert min(dpi) >= 200
+    assert (width, height) == (round(6.4 * 300), round(4.0 * 300))
+    assert [p.name for p in path.parent.iterdir()] == ["scatter.png"]  # no temporary left
+
+
+def test_save_figure_svg_and_pdf_are_reproducible(tmp_path: Path) -> None:
+    ax = plots.rate_distribution(sample())
+    svg = plots.save_figure(ax.figure, tmp_path / "a.svg").read_bytes()
+    assert svg.startswith(b"<?xml") and b"<svg" in svg[:1000]
+    assert plots.save_figure(ax.figure, tmp_path / "b.svg").read_bytes() == svg
+    pdf = plots.save_figure(ax.figure, tmp_path / "a.PDF").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    assert plots.save_figure(ax.figure, tmp_path / "b.pdf").read_bytes() == pdf
+
+
+def test_save_figure_of_subfigure_saves_whole_figure(tmp_path: Path) -> None:
+    figure = plt.figure(figsize=(4, 2))
+    left = figure.add_subfigure(figure.add_gridspec(1, 2)[0])
+    plots.ratio_scatter(sample(), ax=left.add_subplot())
+    with Image.open(plots.save_figure(left, tmp_path / "sub.png")) as image:
+        assert image.size == (1200, 600)
+
+
+def test_save_figure_replaces_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "fig.png"
+    target.write_bytes(b"old")
+    plots.save_figure(plots.growth_curves(sample()).figure, target)
+    assert target.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("name", "shown"), [("fig.jpg", "'.jpg'"), ("fig", "no extension")])
+def test_save_figure_rejects_other_formats(tmp_path: Path, name: str, shown: str) -> None:
+    figure = plots.ratio_scatter(sample()).figure
+    with pytest.raises(ValueError, match=f"Cannot save a figure with {shown}") as error:
+        plots.save_figure(figure, tmp_path / name)
+    assert ".png, .svg or .pdf" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
