@@ -33,10 +33,15 @@ def recorded_posts(cassette: str | os.PathLike[str]) -> Counter[tuple[str, str]]
 
 
 def collect_from_cassette(
-    cassette: str | os.PathLike[str], archive: str | os.PathLike[str], *, progress: bool = False
+    cassette: str | os.PathLike[str],
+    archive: str | os.PathLike[str],
+    *,
+    concurrency: int = 1,
+    progress: bool = False,
 ) -> list[Summary]:
     """Replay every recording in `cassette` through :func:`collect`: first one snapshot of each
-    post, then a refresh for each further snapshot recorded. No key, no network."""
+    post, then a refresh for each further snapshot recorded. No key, no network. With one
+    thread (the default) the archive's order, and so every table, is the same on every run."""
     posts = recorded_posts(cassette)
     summaries = []
     with replay(cassette):
@@ -50,6 +55,7 @@ def collect_from_cassette(
                         channel=channel,
                         refresh_older_than=timedelta(0) if snapshot else None,
                         rate=1000.0,
+                        concurrency=concurrency,
                         progress=progress,
                     )
                 )

@@ -1,0 +1,245 @@
+"""Recording and offline replay: safe, meaning-based, ordered, clear about misses."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from igresearch.archive import read_archive
+from igresearch.cassettes import _scrub_response, body_meaning, cassette_path, replay
+from igresearch.client import Client
+from igresearch.collect import collect
+from igresearch.demo import collect_from_cassette, recorded_posts, run_demo
+from igresearch.errors import CassetteError, IgResearchError
+from igresearch.testing import FakeAPI
+
+KEY = "sk-SECRET-cassette-test-key-0123456789"
+ROOT = Path(__file__).parent.parent
+CODES = [f"Casset{i:05d}" for i in range(6)]
+
+
+@pytest.fixture
+def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+
+
+def record(fake_api: FakeAPI, path: Path, codes: list[str]) -> None:
+    with replay(path, mode="once"), Client(KEY, base_url=fake_api.base_url) as client:
+        for code in codes:
+            client.video_metadata(code)
+
+
+def test_recordings_never_hold_the_key(
+    fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMORIES_API_KEY", KEY)
+    path = tmp_path / "c.yaml"
+    with replay(path, mode="once"), Client(base_url=fake_api.base_url) as client:
+        client.video_metadata(CODES[0])
+    assert fake_api.requests[0].headers["Authorization"] == KEY, "the key was sent..."
+    for written in tmp_path.rglob("*"):
+        assert KEY not in written.read_text(encoding="utf-8"), f"...but not written to {written}"
+    assert "Authorization" not in path.read_text(encoding="utf-8")
+
+
+def test_scrubbing_drops_cookies_and_key_in_responses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMORIES_API_KEY", KEY)
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"Set-Cookie": ["session=abc"], "Content-Type": ["application/json"]},
+        "body": {"string": f'{{"echo": "{KEY}"}}'.encode()},
+    }
+    scrubbed = _scrub_response(response)
+    assert scrubbed["headers"] == {"Content-Type": ["application/json"]}
+    assert KEY.encode() not in scrubbed["body"]["string"]
+
+
+def test_committed_cassettes_hold_no_key_or_cookie() -> None:
+    for path in (ROOT / "cassettes").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"sk-[A-Za-z0-9-]{16,}", text), path
+        assert not re.search(r"(?im)^\s*(authorization|cookie|set-cookie):", text), path
+
+
+def test_replay_needs_no_key_and_ignores_host_and_base_path(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:2])
+    with replay(path), Client(base_url="http://127.0.0.1:9/other/prefix/v9") as client:
+        envelope = client.video_metadata(f"https://m.instagram.com/p/{CODES[1]}/?igsh=x")
+    assert envelope == fake_api.media_for(CODES[1])
+
+
+def test_matching_is_on_meaning() -> None:
+    a = b'{"video_url": "https://www.instagram.com/reel/DLlGZiCOBQ0/", "channel": "apify"}'
+    b = b'{ "channel":"apify","video_url":"instagram.com/reels/DLlGZiCOBQ0?igsh=1" }'
+    c = b'{"video_url": "https://www.instagram.com/reel/DLlGZiCOBQ0/", "channel": "rapid"}'
+    assert body_meaning(a) == body_meaning(b) == ("apify", "DLlGZiCOBQ0")
+    assert body_meaning(a) != body_meaning(c)
+    assert body_meaning(b"not json") == b"not json"
+
+
+def test_snapshots_replay_in_recorded_order_with_threads(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path, first_run = tmp_path / "c.yaml", tmp_path / "first.jsonl"
+    options = {"api_key": KEY, "base_url": fake_api.base_url, "progress": False, "rate": 1000.0}
+    with replay(path, mode="all"):
+        fake_api.date = datetime(2026, 1, 1, tzinfo=UTC)
+        collect(CODES, archive=first_run, **options)
+        fake_api.date = datetime(2026, 1, 3, tzinfo=UTC)
+        collect(CODES[:4], archive=first_run, refresh_older_than=timedelta(0), **options)
+    assert recorded_posts(path) == {("apify", c): 2 if c in CODES[:4] else 1 for c in CODES}
+
+    archive = tmp_path / "replayed.jsonl"
+    collect_from_cassette(path, archive, concurrency=4)
+    times = [(r["shortcode"], r["fetched_at"]) for r in read_archive(archive)]
+    for code in CODES:
+        mine = [when for shortcode, when in times if shortcode == code]
+        expected = ["2026-01-01T00:00:00+00:00"] + (
+            ["2026-01-03T00:00:00+00:00"] if code in CODES[:4] else []
+        )
+        assert mine == expected
+
+
+def test_a_missing_cassette_is_a_clear_error(tmp_path: Path, no_key: None) -> None:
+    path = tmp_path / "nowhere.yaml"
+    with (
+        pytest.raises(CassetteError, match=r"No cassette at .*nowhere\.yaml.*igresearch record"),
+        replay(path),
+    ):
+        pass
+
+
+def test_a_request_not_in_the_cassette_is_a_clear_error(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:1])
+    with (
+        replay(path),
+        Client(base_url=fake_api.base_url, channel="rapid") as client,
+        pytest.raises(CassetteError) as caught,
+    ):
+        client.video_metadata(CODES[0])
+    message = str(caught.value)
+    assert isinstance(caught.value, IgResearchError)
+    assert str(path) in message and CODES[0] in message and "'rapid'" in message
+    assert (
+        f"igresearch record https://www.instagram.com/reel/{CODES[0]}/ --channel rapid" in message
+    )
+    assert len(fake_api.requests) == 1, "the miss sent nothing"
+
+
+def test_a_miss_inside_collect_stops_it_with_the_same_error(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:1])
+    with replay(path), pytest.raises(CassetteError, match=CODES[1]):
+        collect(CODES[:2], archive=tmp_path / "a.jsonl", base_url=fake_api.base_url, progress=False)
+
+
+def test_replay_works_as_a_decorator(fake_api: FakeAPI, tmp_path: Path, no_key: None) -> None:
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:1])
+
+    @replay(path)
+    def shortcode() -> str:
+        with Client(base_url=fake_api.base_url) as client:
+            return str(
+                client.video_metadata(CODES[0])["data"]["data"]["xdt_shortcode_media"]["shortcode"]
+            )
+
+    assert shortcode() == shortcode() == CODES[0]
+
+
+def test_plain_vcrpy_loads_the_bundled_cassettes() -> None:
+    import vcr
+
+    for name, count in (("documented_example.yaml", 1), ("demo.yaml", 84)):
+        with vcr.use_cassette(str(cassette_path(name)), record_mode="none") as cassette:
+            assert len(cassette) == count
+
+
+def test_documented_example_cassette_is_the_seed_json_byte_for_byte() -> None:
+    import vcr
+
+    documented = resources.files("igresearch").joinpath("data/documented_example.json").read_bytes()
+    with vcr.use_cassette(
+        str(cassette_path("documented_example.yaml")), record_mode="none"
+    ) as cassette:
+        [response] = cassette.responses
+    body = response["body"]["string"]
+    assert (body.encode() if isinstance(body, str) else body) == documented
+    seed = ROOT.parent / "shared" / "seed" / "instagram-video-metadata.txt"
+    if seed.exists():
+        assert documented.decode().strip() in seed.read_text(encoding="utf-8")
+
+
+def test_the_demo_study_is_synthetic_and_rich(tmp_path: Path, no_key: None) -> None:
+    tables = run_demo(tmp_path)
+    media, owners = tables.media, tables.owners
+    assert media["media_id"].n_unique() == 60 and owners.height == 8
+    assert all("synthetic" in name for name in owners["full_name"]), "nobody may cite it as real"
+    plays = media["play_count"].drop_nulls()
+    assert plays.max() / plays.median() > 10, "heavy-tailed plays"  # type: ignore[operator]
+    hidden = media.filter(pl.col("likes_hidden"))
+    assert hidden["media_id"].n_unique() == 1 and hidden["like_count"].null_count() == hidden.height
+    assert tables.children.height > 0 and tables.errors.height == 4
+    assert set(tables.errors["kind"]) == {"unavailable"}
+    assert tables.comments["parent_comment_id"].drop_nulls().len() > 0
+    snapshots = media.group_by("media_id").agg(pl.col("fetched_at").sort())
+    two = snapshots.filter(pl.col("fetched_at").list.len() == 2)
+    assert two.height == 20
+    gaps = two["fetched_at"].list.last() - two["fetched_at"].list.first()
+    assert set(gaps.dt.total_hours()) == {48}
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "distribution.png", "growth.png", "owners.png", "scatter.png", "time.png"
+    ]  # fmt: skip
+
+    again = run_demo(tmp_path / "again")
+    for name in ("media", "comments", "owners", "children", "errors"):
+        assert_frame_equal(getattr(again, name), getattr(tables, name))
+
+
+def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
+    subprocess.run(
+        # No build isolation: the dev extra installs setuptools, so nothing is downloaded.
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("igresearch-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("demo.yaml", "documented_example.yaml"):
+        assert f"igresearch/bundled/{name}" in names
+    assert "igresearch/data/documented_example.json" in names
+    assert "igresearch/py.typed" in names
+    assert (
+        json.loads(zipfile.ZipFile(wheel).read("igresearch/data/documented_example.json"))["code"]
+        == "0000"
+    )
