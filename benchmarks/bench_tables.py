@@ -401,6 +401,28 @@ def _versions() -> str:
     return ", ".join(found)
 
 
+def _commit() -> str:
+    """The code measured: figures mean little without it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=OUT.parent,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=OUT.parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{head} (uncommitted changes)" if dirty else head
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -424,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"machine: {platform.platform()}, {platform.machine()}, cpu_count={os.cpu_count()}")
     print(f"python {platform.python_version()}; {_versions()}")
+    print(f"commit: {_commit()}")
     print()
     paths = {size: ensure_corpus(size) for size in sizes}
     for size, path in paths.items():

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
@@ -414,6 +415,14 @@ def engagement_over_time(
             )
             ax.legend(loc="upper left", **_LEGEND)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        # The offset names the year only: "2026-Mar" under a Jan-Mar axis would mislead.
+        ax.xaxis.set_major_formatter(
+            mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
+                locator, offset_formats=["", "%Y", "%Y", "%Y", "%Y", "%Y"]
+            )
+        )
         ax.set_xlabel("Posted (date, UTC)", fontsize=_LABEL_PT)
         ax.set_ylabel(_RATE_LABELS[rate], fontsize=_LABEL_PT)
         reason = f"without {_RATE_NOUNS[rate]} or posting time"
