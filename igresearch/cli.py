@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -292,8 +293,6 @@ def record(
 )
 def plot(source: str, kind: str, rate: str | None, out: str) -> None:
     """Draw an engagement figure from an archive (or responses file) or a tables folder."""
-    from pathlib import Path
-
     from .plots import draw, save_figure
     from .tables import read_tables, to_tables
 
@@ -303,6 +302,37 @@ def plot(source: str, kind: str, rate: str | None, out: str) -> None:
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--rate") from None
     click.echo(f"wrote {save_figure(axes.figure, out)}", err=True)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Report folder.")
+@click.option("--pseudonymize", is_flag=True, help="Replace ids and names by salted hashes.")
+@click.option(
+    "--salt",
+    envvar="IGRESEARCH_SALT",
+    help="Secret salt for --pseudonymize (or $IGRESEARCH_SALT); keep it private.",
+)
+def report(source: str, out: str, pseudonymize: bool, salt: str | None) -> None:
+    """Write a citable report of an archive or tables folder: tables (parquet, CSV), figures
+    (PNG, SVG), provenance, SHA-256 checksums, report.md and report.html."""
+    from .report import write_report
+
+    if pseudonymize and not salt:
+        raise click.UsageError("--pseudonymize needs --salt (or $IGRESEARCH_SALT): a secret.")
+    page = write_report(source, out, salt=salt if pseudonymize else None)
+    click.echo(f"wrote {page} and {Path(out) / 'report.md'}")
+
+
+@main.command()
+@click.argument("report_dir", required=False, type=click.Path(exists=True, file_okay=False))
+def cite(report_dir: str | None) -> None:
+    """Print how to cite igresearch, and the dataset of REPORT_DIR when given."""
+    from .report import dataset_citation, software_citation
+
+    click.echo(f"Software: {software_citation()}")
+    if report_dir:
+        click.echo(f"Dataset: {dataset_citation(report_dir)}")
 
 
 def _print_json(data: Any) -> None:

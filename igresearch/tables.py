@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ import msgspec
 import polars as pl
 
 from .errors import InvalidURLError
-from .schema import SCHEMAS, TIME
+from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 from .shapes import failed, locate_media
 from .urls import canonical_url, shortcode_to_media_id
 
@@ -51,12 +51,17 @@ class Tables:
         return f"Tables({counts})"
 
     def write(
-        self, directory: str | os.PathLike[str], *, format: Literal["parquet", "csv"] = "parquet"
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        format: Literal["parquet", "csv"] = "parquet",
+        metadata: Mapping[str, str] | None = None,
     ) -> list[Path]:
         """Write each table to ``directory/<table>.<format>`` and return the paths.
 
-        In CSV, list columns are JSON arrays and times ISO 8601. Each file is written to a
-        temporary name first and renamed, so no file is ever left half-written.
+        In CSV, list columns are JSON arrays and times ISO 8601. Parquet files carry the schema
+        version and `metadata` (e.g. provenance) as key-value metadata. Each file is written to
+        a temporary name first and renamed, so no file is ever left half-written.
         """
         if format not in ("parquet", "csv"):
             raise ValueError(f"Unknown format {format!r}: use 'parquet' or 'csv'.")
@@ -69,7 +74,8 @@ class Tables:
             temporary = target / f".{name}.{format}.part"
             try:
                 if format == "parquet":
-                    frame.write_parquet(temporary)
+                    keys = {"igresearch.schema_version": SCHEMA_VERSION, "igresearch.table": name}
+                    frame.write_parquet(temporary, metadata=keys | dict(metadata or {}))
                 else:
                     _to_csv_frame(frame).write_csv(temporary)
                 temporary.replace(path)
@@ -80,17 +86,24 @@ class Tables:
 
 
 def read_tables(directory: str | os.PathLike[str]) -> Tables:
-    """Read tables written by :meth:`Tables.write` (parquet preferred, else CSV)."""
+    """Read tables written by :meth:`Tables.write` (parquet preferred, else CSV), with their
+    declared types; columns a writer left out (pseudonymised tables have no URLs) stay out."""
     source = Path(directory)
     frames = {}
-    for name, schema in SCHEMAS.items():
+    for name, declared in SCHEMAS.items():
         parquet, csv = source / f"{name}.parquet", source / f"{name}.csv"
         if parquet.exists():
-            frames[name] = pl.read_parquet(parquet).select(schema.names()).cast(schema)
+            frame = pl.read_parquet(parquet)
         elif csv.exists():
-            frames[name] = _from_csv_frame(pl.read_csv(csv, infer_schema=False), schema)
+            frame = pl.read_csv(csv, infer_schema=False)
         else:
             raise FileNotFoundError(f"No {name}.parquet or {name}.csv in {source}.")
+        schema = pl.Schema({c: t for c, t in declared.items() if c in frame.columns})
+        frames[name] = (
+            frame.select(schema.names()).cast(schema)
+            if parquet.exists()
+            else _from_csv_frame(frame, schema)
+        )
     return Tables(**frames)
 
 

@@ -1,0 +1,310 @@
+"""Citable reports: tables, figures, provenance and checksums, ready for a methods section."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__
+from .archive import Attrition
+from .schema import SCHEMA_VERSION, data_dictionary
+from .tables import Tables, read_tables, to_tables
+
+__all__ = ["dataset_citation", "software_citation", "write_report"]
+
+_DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
+
+
+def software_citation() -> str:
+    """How to cite igresearch itself (the same facts as CITATION.cff)."""
+    return (
+        f"igresearch developers (2026). igresearch: Instagram video metadata for research "
+        f"(version {__version__}) [Computer software]."
+    )
+
+
+def dataset_citation(report: str | os.PathLike[str]) -> str:
+    """How to cite the dataset a report describes, from its ``provenance.json``."""
+    provenance = json.loads((Path(report) / "provenance.json").read_text(encoding="utf-8"))
+    first, last = provenance["collection_window"]
+    media = provenance["checksums"].get("tables/media.parquet", "")
+    return (
+        f"Instagram video metadata for {provenance['posts']} posts, collected "
+        f"{_day(first)} to {_day(last)} through the memories.ai Instagram video metadata API "
+        f"(channel {', '.join(provenance['channels']) or 'unknown'}) with igresearch "
+        f"{provenance['igresearch_version']}"
+        + (", pseudonymised" if provenance["pseudonymized"] else "")
+        + f". Media table SHA-256 {media}."
+    )
+
+
+def write_report(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    salt: str | None = None,
+) -> Path:
+    """Write a report of an archive (or a tables folder) to `out` and return ``report.html``.
+
+    `out` receives ``tables/`` (parquet with provenance in its key-value metadata, and CSV),
+    ``figures/`` (PNG and SVG), ``data-dictionary.md``, ``provenance.json``, ``report.md``
+    and ``report.html``. The report gives the collection window, channels, outcome counts and
+    attrition (for an archive), versions, the SHA-256 of every other file, and a citation.
+    With `salt`, the tables are pseudonymised first (:func:`igresearch.pseudonymize.pseudonymize`)
+    and the report lists no URLs.
+    """
+    from .plots import save_all
+
+    source_path, folder = Path(source), Path(out)
+    tables = read_tables(source_path) if source_path.is_dir() else to_tables(source_path)
+    attrition = Attrition.of(source_path) if source_path.is_file() else None
+    if salt is not None:
+        from .pseudonymize import pseudonymize
+
+        tables = pseudonymize(tables, salt)
+    provenance = _provenance(source_path, tables, attrition, pseudonymized=salt is not None)
+    folder.mkdir(parents=True, exist_ok=True)
+    metadata = {"igresearch.provenance": json.dumps(provenance, sort_keys=True)}
+    written = tables.write(folder / "tables", metadata=metadata)
+    written += tables.write(folder / "tables", format="csv")
+    written += save_all(tables.media, folder / "figures", formats=("png", "svg"))
+    dictionary = folder / "data-dictionary.md"
+    dictionary.write_text(data_dictionary(), encoding="utf-8")
+    written.append(dictionary)
+    provenance["checksums"] = {str(p.relative_to(folder)): _sha256(p) for p in sorted(written)}
+    (folder / "provenance.json").write_text(
+        json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    provenance["checksums"]["provenance.json"] = _sha256(folder / "provenance.json")
+    citation = dataset_citation(folder)
+    (folder / "report.md").write_text(_markdown(provenance, tables, citation), encoding="utf-8")
+    page = folder / "report.html"
+    page.write_text(_html(provenance, tables, citation), encoding="utf-8")
+    return page
+
+
+def _provenance(
+    source: Path, tables: Tables, attrition: Attrition | None, *, pseudonymized: bool
+) -> dict[str, Any]:
+    fetched = tables.media["fetched_at"].drop_nulls()
+    window = [None, None] if fetched.is_empty() else [fetched.min(), fetched.max()]
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": source.name,
+        "source_sha256": _sha256(source) if source.is_file() else None,
+        "collection_window": [w.isoformat() if isinstance(w, datetime) else None for w in window],
+        "channels": sorted(tables.media["channel"].drop_nulls().unique().to_list()),
+        "posts": tables.media["media_id"].n_unique(),
+        "rows": {
+            name: getattr(tables, name).height
+            for name in ("media", "comments", "owners", "children", "errors")
+        },
+        "outcomes": dict(attrition.counts) if attrition else None,
+        "attrition": _lost(attrition, pseudonymized) if attrition else None,
+        "igresearch_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "python": platform.python_version(),
+        "dependencies": {name: _version(name) for name in _DEPENDENCIES},
+        "pseudonymized": pseudonymized,
+    }
+
+
+def _lost(attrition: Attrition, pseudonymized: bool) -> list[dict[str, str]]:
+    """The posts not stored; without URLs when the report is pseudonymised."""
+    return [
+        {"outcome": outcome, "channel": channel, "reason": reason}
+        | ({} if pseudonymized else {"url": url})
+        for url, channel, outcome, reason in attrition.lost
+    ]
+
+
+def _markdown(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
+    first, last = provenance["collection_window"]
+    lines = [
+        "# igresearch report",
+        "",
+        f"Generated {provenance['generated_at']} by igresearch {provenance['igresearch_version']} "
+        f"from `{provenance['source']}`"
+        + (f" (SHA-256 `{provenance['source_sha256']}`)" if provenance["source_sha256"] else "")
+        + ".",
+        "",
+        "## Collection",
+        "",
+        f"- Window: {_day(first)} to {_day(last)} (UTC, from the responses' `Date` headers)",
+        f"- Channel(s): {', '.join(provenance['channels']) or 'unknown'}",
+        f"- Posts: {provenance['posts']}; rows: "
+        + ", ".join(f"{k} {v}" for k, v in provenance["rows"].items()),
+    ]
+    if provenance["pseudonymized"]:
+        lines.append("- Pseudonymised: ids, usernames and names are salted hashes; URLs removed")
+    if provenance["outcomes"] is not None:
+        lines += ["", "## Outcomes and attrition", "", "| outcome | posts |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in sorted(provenance["outcomes"].items())]
+        if provenance["attrition"]:
+            lines += ["", "Not stored:", ""]
+            for lost in provenance["attrition"]:
+                lines.append(
+                    f"- {lost['outcome']}: {lost.get('url', '(pseudonymised)')}: {lost['reason']}"
+                )
+    lines += ["", "## Engagement by account", "", _markdown_table(_owner_table(tables))]
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name}](figures/{name}.png)" for name in _figure_names(provenance)]
+    lines += [
+        "",
+        "## Data",
+        "",
+        "Column definitions: [data dictionary](data-dictionary.md).",
+        "",
+        "| file | SHA-256 |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | `{digest}` |" for name, digest in provenance["checksums"].items()]
+    lines += [
+        "",
+        "## Software",
+        "",
+        f"Python {provenance['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in provenance["dependencies"].items()),
+        "",
+        "## How to cite",
+        "",
+        f"Dataset: {citation}",
+        "",
+        f"Software: {software_citation()}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _html(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
+    def esc(value: Any) -> str:
+        return html.escape(str(value))
+
+    first, last = provenance["collection_window"]
+    rows = "".join(
+        f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in provenance["rows"].items()
+    )
+    outcomes = ""
+    if provenance["outcomes"] is not None:
+        cells = "".join(
+            f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>"
+            for k, v in sorted(provenance["outcomes"].items())
+        )
+        lost = "".join(
+            f"<li>{esc(x['outcome'])}: {esc(x.get('url', '(pseudonymised)'))}: "
+            f"{esc(x['reason'])}</li>"
+            for x in provenance["attrition"] or []
+        )
+        outcomes = (
+            f"<h2>Outcomes and attrition</h2><table><tr><th>outcome</th><th>posts</th></tr>"
+            f"{cells}</table>" + (f"<p>Not stored:</p><ul>{lost}</ul>" if lost else "")
+        )
+    owners = _html_table(_owner_table(tables))
+    figures = "".join(
+        f'<figure><img src="figures/{name}.png" alt="{name} figure">'
+        f"<figcaption>{name}</figcaption></figure>"
+        for name in _figure_names(provenance)
+    )
+    checksums = "".join(
+        f"<tr><td><code>{esc(n)}</code></td><td><code>{esc(d)}</code></td></tr>"
+        for n, d in provenance["checksums"].items()
+    )
+    versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in provenance["dependencies"].items())
+    pseudonymised = (
+        "<p><strong>Pseudonymised:</strong> ids, usernames and names are salted hashes; URLs "
+        "removed.</p>"
+        if provenance["pseudonymized"]
+        else ""
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>igresearch report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.45; }}
+table {{ border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }}
+th {{ background: #f2f2f2; }}
+figure {{ margin: 1rem 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
+figcaption {{ color: #666; font-size: 0.85rem; }} code {{ font-size: 0.8rem; }}
+</style></head><body>
+<h1>igresearch report</h1>
+<p>Generated {esc(provenance["generated_at"])} by igresearch {esc(provenance["igresearch_version"])}
+from <code>{esc(provenance["source"])}</code>.</p>
+<h2>Collection</h2>
+<p>Window: {esc(_day(first))} to {esc(_day(last))} (UTC) · channel(s):
+{esc(", ".join(provenance["channels"]) or "unknown")} · posts: {esc(provenance["posts"])}</p>
+{pseudonymised}
+<table><tr><th>table</th><th>rows</th></tr>{rows}</table>
+{outcomes}
+<h2>Engagement by account</h2>{owners}
+<h2>Figures</h2>{figures}
+<h2>Data</h2><p>Column definitions: <a href="data-dictionary.md">data dictionary</a>.</p>
+<table><tr><th>file</th><th>SHA-256</th></tr>{checksums}</table>
+<h2>Software</h2><p>Python {esc(provenance["python"])}; {versions}</p>
+<h2>How to cite</h2><p>Dataset: {esc(citation)}</p><p>Software: {esc(software_citation())}</p>
+</body></html>
+"""
+
+
+def _owner_table(tables: Tables) -> pl.DataFrame:
+    from .metrics import engagement_by_owner
+
+    return engagement_by_owner(tables.media).select(
+        pl.col("owner_username").alias("account"),
+        "n",
+        *(
+            (pl.col(f"{rate}_median") * 100).round(2).alias(f"median {rate} (%)")
+            for rate in ("like_rate", "comment_rate", "engagement_rate")
+        ),
+    )
+
+
+def _markdown_table(frame: pl.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines)
+
+
+def _html_table(frame: pl.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in frame.iter_rows()
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure_names(provenance: dict[str, Any]) -> list[str]:
+    return [
+        Path(n).stem
+        for n in provenance["checksums"]
+        if n.startswith("figures/") and n.endswith(".png")
+    ]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _day(iso: str | None) -> str:
+    return iso[:10] if iso else "unknown"
