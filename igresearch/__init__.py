@@ -20,6 +20,7 @@ from .errors import (
     RateLimitError,
     ResponseFormatError,
 )
+from .pseudonymize import pseudonymize
 from .tables import Tables, read_tables, to_tables
 from .urls import canonical_url, parse_shortcode
 
@@ -39,6 +40,7 @@ __all__ = [
     "canonical_url",
     "collect",
     "parse_shortcode",
+    "pseudonymize",
     "read_tables",
     "replay",
     "to_tables",

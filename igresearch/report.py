@@ -7,6 +7,7 @@ import html
 import json
 import os
 import platform
+import re
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,6 +22,7 @@ from .tables import Tables, read_tables, to_tables
 
 __all__ = ["dataset_citation", "software_citation", "write_report"]
 
+_URL = re.compile(r"https?://\S+")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
 
@@ -119,10 +121,14 @@ def _provenance(
 
 
 def _lost(attrition: Attrition, pseudonymized: bool) -> list[dict[str, str]]:
-    """The posts not stored; without URLs when the report is pseudonymised."""
+    """The posts not stored; without URLs (not even inside reasons) when pseudonymised."""
+    if pseudonymized:
+        return [
+            {"outcome": outcome, "channel": channel, "reason": _URL.sub("(URL removed)", reason)}
+            for _, channel, outcome, reason in attrition.lost
+        ]
     return [
-        {"outcome": outcome, "channel": channel, "reason": reason}
-        | ({} if pseudonymized else {"url": url})
+        {"outcome": outcome, "channel": channel, "reason": reason, "url": url}
         for url, channel, outcome, reason in attrition.lost
     ]
 

@@ -6,6 +6,7 @@ No network: reading a JSON Lines (or JSON) file is the only I/O, besides ``Table
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -141,14 +142,15 @@ def to_tables(source: Any) -> Tables:
     └─────────────────────┴────────────┴────────────┴─────────────────────────┘
     """
     builder = _Builder()
-    batch: list[tuple[str, Any]] = []
-    for where, record in _records(source):
-        batch.append((where, record))
-        if len(batch) >= _BATCH:
-            builder.add_batch(batch)
-            batch = []
-    builder.add_batch(batch)
-    return builder.tables()
+    collecting = gc.isenabled()
+    gc.disable()  # rows hold no cycles; the collector would only rescan millions of them
+    try:
+        for where, record in _records(source):
+            builder.add(where, record)
+        return builder.tables()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _records(source: Any) -> Iterator[tuple[str, Any]]:
@@ -197,17 +199,25 @@ class _Builder:
 
     def __init__(self) -> None:
         self._frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _NAMES}
+        self._rows: dict[str, list[Row]] = {name: [] for name in _NAMES}
+        self._records = 0
 
-    def add_batch(self, batch: list[tuple[str, Any]]) -> None:
-        rows: dict[str, list[Row]] = {name: [] for name in _NAMES}
-        for where, record in batch:
-            for name, table_rows in _record_rows(where, record).items():
-                rows[name].extend(table_rows)
-        for name, table_rows in rows.items():
+    def add(self, where: str, record: Any) -> None:
+        """Add one record's rows; every few thousand records, turn the rows into frames."""
+        for name, table_rows in _record_rows(where, record).items():
+            self._rows[name].extend(table_rows)
+        self._records += 1
+        if self._records % _BATCH == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        for name, table_rows in self._rows.items():
             if table_rows:
                 self._frames[name].append(_frame(name, table_rows))
+        self._rows = {name: [] for name in _NAMES}
 
     def tables(self) -> Tables:
+        self._flush()
         frames = {
             name: pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMAS[name])
             for name, parts in self._frames.items()
@@ -683,6 +693,8 @@ def _int(value: Any) -> int | None:
 
 
 def _count(value: Any) -> int | None:
+    if type(value) is int and 0 <= value <= _I64:  # the common case, first
+        return value
     number = _int(value)
     return number if number is not None and number >= 0 else None
 
@@ -713,6 +725,8 @@ def _str(value: Any) -> str | None:
 
 def _time(value: Any) -> int | None:
     """Epoch seconds (int, float or digit string) or an ISO 8601 string -> UTC microseconds."""
+    if type(value) is int and 0 <= value <= _MAX_EPOCH_S:  # the common case, first
+        return value * 1_000_000
     seconds: float | None = None
     if type(value) in (int, float) or (type(value) is str and value.isascii() and value.isdigit()):
         seconds = float(value)

@@ -1,0 +1,119 @@
+"""The notebooks in notebooks/: each runs top to bottom, offline and without a key, and is
+committed clean (no outputs, no execution counts) and ending in an assert cell.
+
+Each notebook runs in its own kernel (a separate process, started by nbclient), so the socket
+block of tests/conftest.py does not reach it: a first cell, added to the in-memory copy only,
+installs the same block in the kernel. The kernel starts with no ``MEMORIES_API_KEY`` (and no
+``MEMORIES_BASE_URL``), so the paid cells of 03_collect_your_own skip and every request must come
+from a cassette; a failing cell raises ``CellExecutionError``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+EXPECTED = {"01_quickstart.ipynb", "02_engagement_study.ipynb", "03_collect_your_own.ipynb"}
+
+# Run first in every kernel: any connection or name lookup beyond loopback raises.
+NETWORK_GUARD = """
+import socket as _socket
+
+_ALLOWED = frozenset({"127.0.0.1", "::1", "localhost"})
+_real_connect, _real_connect_ex = _socket.socket.connect, _socket.socket.connect_ex
+_real_getaddrinfo = _socket.getaddrinfo
+
+
+def _check(family, address):
+    if family in (_socket.AF_INET, _socket.AF_INET6) and address[0] not in _ALLOWED:
+        raise OSError(f"notebook tests may only connect to 127.0.0.1, not {address[0]!r}")
+
+
+def _connect(self, address):
+    _check(self.family, address)
+    return _real_connect(self, address)
+
+
+def _connect_ex(self, address):
+    _check(self.family, address)
+    return _real_connect_ex(self, address)
+
+
+def _getaddrinfo(host, *args, **kwargs):
+    if host is not None and str(host) not in _ALLOWED:
+        raise OSError(f"notebook tests may not resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+_socket.socket.connect = _connect
+_socket.socket.connect_ex = _connect_ex
+_socket.getaddrinfo = _getaddrinfo
+"""
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _text(notebook: nbformat.NotebookNode) -> str:
+    """Everything the code cells printed or displayed as text."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def test_the_notebooks_are_there() -> None:
+    assert {path.name for path in NOTEBOOKS} >= EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_is_valid_and_committed_without_outputs(path: Path) -> None:
+    notebook = _read(path)
+    nbformat.validate(notebook)
+    assert notebook.nbformat == 4
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {index} has outputs"
+            assert cell.execution_count is None, f"{path.name} cell {index} has a count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_ends_with_an_assert_cell(path: Path) -> None:
+    last = _read(path).cells[-1]
+    assert last.cell_type == "code"
+    statements = ast.parse(last.source).body
+    assert any(isinstance(statement, ast.Assert) for statement in statements)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_runs_offline_without_a_key(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel inherits this process's environment when it starts.
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    monkeypatch.delenv("MEMORIES_BASE_URL", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = _read(path)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(NETWORK_GUARD))
+    client = NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+
+    assert "All checks passed." in _text(notebook)
+    assert list(tmp_path.iterdir()) == [], "notebooks write only to temporary folders"
+    if path.name == "03_collect_your_own.ipynb":
+        assert "No key set: skipping the paid part" in _text(notebook)

@@ -1,0 +1,354 @@
+"""Tests for igresearch.pseudonymize, on tables built from the fixtures and the synthetic demo."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import hmac
+import importlib
+import json
+import re
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from igresearch.demo import run_demo
+from igresearch.pseudonymize import pseudonymize
+from igresearch.schema import SCHEMAS
+from igresearch.tables import Tables, to_tables
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SALT = "test salt, not secret"
+TABLES = ("media", "comments", "owners", "children", "errors")
+
+# Which columns hold which kind of identifier, written out here independently of the module.
+KINDS: dict[str, list[tuple[str, str]]] = {
+    "user": [
+        ("media", "owner_username"),
+        ("media", "coauthor_usernames"),
+        ("comments", "owner_username"),
+        ("owners", "username"),
+    ],
+    "id": [("media", "owner_id"), ("comments", "owner_id"), ("owners", "owner_id")],
+    "name": [("owners", "full_name")],
+    "media": [
+        ("media", "media_id"),
+        ("comments", "media_id"),
+        ("children", "parent_media_id"),
+        ("children", "media_id"),
+    ],
+    "sc": [("media", "shortcode"), ("children", "shortcode"), ("errors", "shortcode")],
+    "comment": [("comments", "comment_id"), ("comments", "parent_comment_id")],
+}
+
+CAPTION = (
+    "Shot with @Fixture_Coauthor1 and @fixture_owner. "
+    "Write to fixture.press@example.com (cc @fixture_stranger)"
+)
+COMMENT = "@fixture_owner loved it, @FIXTURE_COMMENTER3 too! mail me: a@b.com"
+
+# A request that failed: its reason quotes the post's URL, so its shortcode.
+FAILED_RECORD = {
+    "archive_version": 1,
+    "url": "https://www.instagram.com/reel/DMUqZETwyOJ/",
+    "shortcode": "DMUqZETwyOJ",
+    "channel": "apify",
+    "outcome": "failed",
+    "fetched_at": "2025-07-20T10:00:00+00:00",
+    "response": None,
+    "error": {
+        "class": "APIError",
+        "message": "The API failed (HTTP 500: server error) "
+        "for https://www.instagram.com/reel/DMUqZETwyOJ/.",
+    },
+}
+
+
+def _load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def _mentioning_reel() -> dict[str, Any]:
+    """The vendor reel, its caption mentioning the owner, a co-author and a stranger, and its
+    first comment mentioning the owner and a replier."""
+    response = copy.deepcopy(_load("xdt_reel_vendor.json"))
+    node = response["data"]["xdt_shortcode_media"]
+    node["edge_media_to_caption"]["edges"][0]["node"]["text"] = CAPTION
+    node["edge_media_to_parent_comment"]["edges"][0]["node"]["text"] = COMMENT
+    return response  # type: ignore[no-any-return]
+
+
+def _bare_reel(caption: str) -> dict[str, Any]:
+    return {
+        "__typename": "XDTGraphVideo",
+        "id": "3648234092480183633",
+        "shortcode": "DKhIZPzwD1R",
+        "owner": {"id": "70000000001", "username": "fixture_owner"},
+        "edge_media_to_caption": {"edges": [{"node": {"text": caption}}]},
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> Tables:
+    return run_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def fixture_tables() -> Tables:
+    responses = [_load(path.name) for path in sorted(FIXTURES.glob("*.json"))]
+    return to_tables([*responses, FAILED_RECORD])
+
+
+@pytest.fixture(params=["fixtures", "mentions", "demo"])
+def tables(request: pytest.FixtureRequest) -> Tables:
+    if request.param == "mentions":
+        return to_tables(_mentioning_reel())
+    name = "demo_tables" if request.param == "demo" else "fixture_tables"
+    result: Tables = request.getfixturevalue(name)
+    return result
+
+
+def _cells(frame: pl.DataFrame, column: str) -> list[str | None]:
+    """A column's values, list items included, in row order."""
+    series = frame[column]
+    if isinstance(series.dtype, pl.List):
+        series = series.explode()
+    return series.to_list()
+
+
+def _mentioned(text: str | None) -> list[str]:
+    names = re.findall(r"(?<![\w.])@([A-Za-z0-9._]+)", text or "")
+    return [name.rstrip(".") for name in names]
+
+
+def _originals(tables: Tables, kinds: list[str]) -> set[str]:
+    values = {
+        value
+        for kind in kinds
+        for table, column in KINDS[kind]
+        for value in _cells(getattr(tables, table), column)
+        if value is not None
+    }
+    if "user" in kinds:
+        for text in [*tables.media["caption"], *tables.comments["text"]]:
+            values.update(_mentioned(text))
+    return values
+
+
+def _strings(tables: Tables) -> list[str]:
+    """Every string in every table, list items included."""
+    strings: list[str] = []
+    for name in TABLES:
+        frame: pl.DataFrame = getattr(tables, name)
+        for column, dtype in frame.schema.items():
+            if dtype == pl.String() or dtype == pl.List(pl.String()):
+                strings.extend(value for value in _cells(frame, column) if value is not None)
+    return strings
+
+
+def test_no_original_identifier_is_left(tables: Tables) -> None:
+    identifiers = _originals(tables, ["user", "id", "media", "sc", "comment"])
+    names = _originals(tables, ["name"])
+    assert len(identifiers) > 5
+    assert names
+    result = pseudonymize(tables, SALT)
+    for cell in _strings(result):
+        # Full names are matched whole only: free text may use the same words ("the owner").
+        assert cell not in names
+        for original in identifiers:
+            assert cell != original
+            if len(original) > 3:
+                assert original.lower() not in cell.lower(), (original, cell)
+
+
+def test_joins_give_the_same_rows(tables: Tables) -> None:
+    def counts(t: Tables) -> dict[str, int]:
+        replies = t.comments.filter(pl.col("parent_comment_id").is_not_null())
+        return {
+            "media-owners": t.media.join(t.owners, on="owner_id").height,
+            "comments-media": t.comments.join(t.media, on="media_id").height,
+            "children-media": t.children.join(
+                t.media, left_on="parent_media_id", right_on="media_id"
+            ).height,
+            "replies-comments": replies.join(
+                t.comments, left_on="parent_comment_id", right_on="comment_id"
+            ).height,
+        }
+
+    before = counts(tables)
+    assert before["media-owners"] > 0
+    assert before["comments-media"] > 0
+    assert before["replies-comments"] > 0
+    assert counts(pseudonymize(tables, SALT)) == before
+
+
+def test_same_value_same_pseudonym_everywhere(tables: Tables) -> None:
+    result = pseudonymize(tables, SALT)
+    for prefix, columns in KINDS.items():
+        forward: dict[str, str] = {}
+        backward: dict[str, str] = {}
+        for table, column in columns:
+            originals = _cells(getattr(tables, table), column)
+            aliases = _cells(getattr(result, table), column)
+            for original, alias in zip(originals, aliases, strict=True):
+                if original is None:
+                    assert alias is None  # nulls stay null
+                    continue
+                assert alias is not None
+                assert re.fullmatch(rf"{prefix}_[0-9a-f]{{16}}", alias), alias
+                key = original.lower() if prefix == "user" else original
+                assert forward.setdefault(key, alias) == alias
+                assert backward.setdefault(alias, key) == key
+
+
+def test_pseudonym_is_the_documented_hmac(fixture_tables: Tables) -> None:
+    result = pseudonymize(fixture_tables, SALT)
+    row = fixture_tables.owners["username"].to_list().index("fixture_owner")
+
+    def expected(kind: str, value: str) -> str:
+        return hmac.new(SALT.encode(), f"{kind}:{value}".encode(), sha256).hexdigest()[:16]
+
+    assert result.owners["username"][row] == "user_" + expected("user", "fixture_owner")
+    assert result.owners["owner_id"][row] == "id_" + expected("account", "70000000001")
+
+
+def test_mentions_use_the_accounts_pseudonyms() -> None:
+    tables = to_tables(_mentioning_reel())
+    result = pseudonymize(tables, SALT)
+    owner = result.media["owner_username"][0]
+    coauthor = result.media["coauthor_usernames"][0][0]
+    assert tables.media["coauthor_usernames"][0][0] == "fixture_coauthor1"
+    caption = result.media["caption"][0]
+    assert re.fullmatch(
+        rf"Shot with @{coauthor} and @{owner}\. Write to fixture\.press@example\.com "
+        r"\(cc @user_[0-9a-f]{16}\)",
+        caption,
+    ), caption
+    users = dict(
+        zip(tables.comments["owner_username"], result.comments["owner_username"], strict=True)
+    )
+    commented = result.comments.filter(
+        tables.comments["text"] == COMMENT  # rows keep their order
+    )
+    assert commented["text"].to_list() == [
+        f"@{owner} loved it, @{users['fixture_commenter3']} too! mail me: a@b.com"
+    ]
+    # The owner's reply is in the owner's name: the same pseudonym as the media's owner.
+    assert users["fixture_owner"] == owner
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail a@b.com", "mail a@b.com"),
+        ("x.y@fixture_owner", "x.y@fixture_owner"),
+        ("_@fixture_owner", "_@fixture_owner"),
+        ("café@fixture_owner", "café@fixture_owner"),
+        ("(@fixture_owner)", "(@{owner})"),
+        ("@fixture_owner. Thanks", "@{owner}. Thanks"),
+        ("hi @Fixture_Owner...!", "hi @{owner}...!"),
+        ("@@fixture_owner", "@@{owner}"),
+        ("@" + "a" * 31, "@" + "a" * 31),  # too long to be a username
+        ("just @", "just @"),
+        ("@...", "@..."),
+    ],
+)
+def test_mention_pattern(text: str, expected: str) -> None:
+    result = pseudonymize(to_tables(_bare_reel(text)), SALT)
+    owner = result.media["owner_username"][0]
+    assert result.media["caption"][0] == expected.format(owner=owner)
+
+
+def test_music_artist_is_replaced_only_when_it_is_an_account(fixture_tables: Tables) -> None:
+    result = pseudonymize(fixture_tables, SALT)
+    artists = dict(
+        zip(fixture_tables.media["music_artist"], result.media["music_artist"], strict=True)
+    )
+    owners = dict(
+        zip(fixture_tables.media["owner_username"], result.media["owner_username"], strict=True)
+    )
+    assert artists["fixture_owner"] == owners["fixture_owner"]
+    assert artists["Fixture Composer"] == "Fixture Composer"
+    assert artists[None] is None
+
+
+def test_error_reasons_lose_the_shortcodes(fixture_tables: Tables) -> None:
+    result = pseudonymize(fixture_tables, SALT)
+    row = fixture_tables.errors["shortcode"].to_list().index("DMUqZETwyOJ")
+    alias = result.errors["shortcode"][row]
+    assert alias.startswith("sc_")
+    assert result.errors["reason"][row] == (
+        f"The API failed (HTTP 500: server error) for https://www.instagram.com/reel/{alias}/."
+    )
+    assert result.errors["kind"].to_list() == fixture_tables.errors["kind"].to_list()
+
+
+def test_same_salt_same_output_other_salt_other_pseudonyms(demo_tables: Tables) -> None:
+    first, again = pseudonymize(demo_tables, SALT), pseudonymize(demo_tables, SALT)
+    for name in TABLES:
+        assert_frame_equal(getattr(first, name), getattr(again, name))
+    other = pseudonymize(demo_tables, "another salt")
+    for columns in KINDS.values():
+        for table, column in columns:
+            mine = {v for v in _cells(getattr(first, table), column) if v is not None}
+            theirs = {v for v in _cells(getattr(other, table), column) if v is not None}
+            assert mine.isdisjoint(theirs), (table, column)
+    counts = ["like_count", "play_count", "taken_at"]
+    assert_frame_equal(first.media.select(counts), other.media.select(counts))
+
+
+def test_url_columns_are_dropped_and_other_types_kept(tables: Tables) -> None:
+    result = pseudonymize(tables, SALT)
+    assert {"url", "video_url", "thumbnail_url", "display_url"}.isdisjoint(result.media.columns)
+    assert "profile_pic_url" not in result.owners.columns
+    assert {"video_url", "display_url"}.isdisjoint(result.children.columns)
+    for name in TABLES:
+        expected = pl.Schema(
+            {column: dtype for column, dtype in SCHEMAS[name].items() if not column.endswith("url")}
+        )
+        frame: pl.DataFrame = getattr(result, name)
+        assert frame.schema == expected, name
+        assert frame.height == getattr(tables, name).height
+
+
+def test_nulls_and_empty_lists_stay(tables: Tables) -> None:
+    result = pseudonymize(tables, SALT)
+    for name in TABLES:
+        frame: pl.DataFrame = getattr(result, name)
+        original: pl.DataFrame = getattr(tables, name)
+        assert_frame_equal(frame.null_count(), original.select(frame.columns).null_count())
+    assert_frame_equal(
+        result.media.select(pl.col("coauthor_usernames").list.len()),
+        tables.media.select(pl.col("coauthor_usernames").list.len()),
+    )
+
+
+def test_other_columns_are_unchanged(fixture_tables: Tables) -> None:
+    result = pseudonymize(fixture_tables, SALT)
+    kept = ["like_count", "play_count", "taken_at", "location_name", "audio_id", "id_mismatch"]
+    assert_frame_equal(result.media.select(kept), fixture_tables.media.select(kept))
+    kept = ["is_verified", "follower_count", "post_count", "fetched_at"]
+    assert_frame_equal(result.owners.select(kept), fixture_tables.owners.select(kept))
+
+
+def test_empty_tables() -> None:
+    result = pseudonymize(to_tables([]), SALT)
+    assert repr(result) == "Tables(media=0, comments=0, owners=0, children=0, errors=0)"
+    assert "url" not in result.media.columns
+
+
+@pytest.mark.parametrize("salt", ["", None])
+def test_missing_salt_raises(fixture_tables: Tables, salt: Any) -> None:
+    with pytest.raises(ValueError, match="secret salt.*keep it private"):
+        pseudonymize(fixture_tables, salt)
+
+
+def test_docstring_example() -> None:
+    module = importlib.import_module("igresearch.pseudonymize")
+    failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried > 0
+    assert failures == 0
