@@ -22,6 +22,13 @@ from .tables import Tables, read_tables, to_tables
 
 __all__ = ["dataset_citation", "software_citation", "write_report"]
 
+_CAPTIONS = {
+    "scatter": "Likes against plays, log-log, with 1%, 5% and 10% like-rate guide lines.",
+    "distribution": "Like rate by account: box (quartiles, median) and one point per reel.",
+    "owners": "Median engagement rate by account, with 95% bootstrap confidence intervals.",
+    "time": "Engagement rate by posting date, with a rolling median.",
+    "growth": "Plays against hours since posting, for reels fetched more than once.",
+}
 _URL = re.compile(r"https?://\S+")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
@@ -163,7 +170,8 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
                 )
     lines += ["", "## Engagement by account", "", _markdown_table(_owner_table(tables))]
     lines += ["", "## Figures", ""]
-    lines += [f"![{name}](figures/{name}.png)" for name in _figure_names(provenance)]
+    for name in _figure_names(provenance):
+        lines += [f"![{name}](figures/{name}.png)", "", f"*{_CAPTIONS.get(name, name)}*", ""]
     lines += [
         "",
         "## Data",
@@ -217,7 +225,7 @@ def _html(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
     owners = _html_table(_owner_table(tables))
     figures = "".join(
         f'<figure><img src="figures/{name}.png" alt="{name} figure">'
-        f"<figcaption>{name}</figcaption></figure>"
+        f"<figcaption>{esc(_CAPTIONS.get(name, name))}</figcaption></figure>"
         for name in _figure_names(provenance)
     )
     checksums = "".join(
