@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import polars as pl
 
+from .coerce import (
+    as_dict,
+    dict_items,
+    edge_nodes,
+    first_count,
+    first_edge_node,
+    first_item_value,
+    get_in,
+    likes_and_hidden,
+    to_bool,
+    to_count,
+    to_epoch_us,
+    to_float,
+    to_str,
+)
 from .errors import InvalidURLError
 from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 from .shapes import failed, locate_media
@@ -27,8 +40,6 @@ from .urls import canonical_url, shortcode_to_media_id
 __all__ = ["Tables", "read_tables", "to_tables"]
 
 _BATCH = 5_000
-_I64 = 2**63 - 1
-_MAX_EPOCH_S = 4_102_444_800  # 2100-01-01: later "timestamps" are junk
 _NAMES = tuple(SCHEMAS)
 
 Row = tuple[Any, ...]
@@ -287,14 +298,14 @@ def _record_rows(where: str, record: Any) -> dict[str, list[Row]]:
         envelope = record
         if isinstance(record, dict) and "archive_version" in record:
             meta = _Meta(
-                shortcode=_str(record.get("shortcode")),
-                channel=_str(record.get("channel")),
-                fetched_at=_time(record.get("fetched_at")),
+                shortcode=to_str(record.get("shortcode")),
+                channel=to_str(record.get("channel")),
+                fetched_at=to_epoch_us(record.get("fetched_at")),
             )
             envelope = record.get("response")
             if envelope is None:
-                error = _dict(record.get("error"))
-                reason = _str(error.get("message")) or "the request failed"
+                error = as_dict(record.get("error"))
+                reason = to_str(error.get("message")) or "the request failed"
                 return {"errors": [meta.error(where, "failed", reason)]}
         return _envelope_rows(where, envelope, meta)
     except Exception as error:  # one bad record never loses the others
@@ -311,7 +322,7 @@ class _Meta:
     fetched_at: int | None
 
     def error(self, where: str, kind: str, reason: str) -> Row:
-        return (where, self.shortcode, self.channel, kind, _str(reason), self.fetched_at)
+        return (where, self.shortcode, self.channel, kind, to_str(reason), self.fetched_at)
 
 
 def _envelope_rows(where: str, envelope: Any, meta: _Meta) -> dict[str, list[Row]]:
@@ -359,58 +370,58 @@ def _identify(media: dict[str, Any], where: str) -> None:
 
 
 def _graphql_rows(node: dict[str, Any], fetched_at: int | None) -> Flattened:
-    media_id = _str(node.get("id"))
-    caption = _first_edge_node(node.get("edge_media_to_caption"))
-    raw_likes = _get(node, "edge_media_preview_like", "count")
+    media_id = to_str(node.get("id"))
+    caption = first_edge_node(node.get("edge_media_to_caption"))
+    raw_likes = get_in(node, "edge_media_preview_like", "count")
     if raw_likes is None:
-        raw_likes = _get(node, "edge_liked_by", "count")
-    owner = _dict(node.get("owner"))
-    music = _dict(node.get("clips_music_attribution_info"))
-    coauthors = _dicts(node.get("coauthor_producers"))
-    dimensions = _dict(node.get("dimensions"))
-    likes, hidden = _likes(raw_likes, node.get("like_and_view_counts_disabled"))
+        raw_likes = get_in(node, "edge_liked_by", "count")
+    owner = as_dict(node.get("owner"))
+    music = as_dict(node.get("clips_music_attribution_info"))
+    coauthors = dict_items(node.get("coauthor_producers"))
+    dimensions = as_dict(node.get("dimensions"))
+    likes, hidden = likes_and_hidden(raw_likes, node.get("like_and_view_counts_disabled"))
     media = {
         "media_id": media_id,
-        "shortcode": _str(node.get("shortcode")),
-        "typename": _str(node.get("__typename")),
-        "product_type": _str(node.get("product_type")),
-        "is_video": _bool(node.get("is_video")),
-        "taken_at": _time(node.get("taken_at_timestamp")),
-        "caption": _str(caption.get("text")),
-        "caption_created_at": _time(caption.get("created_at")),
-        "duration_s": _float(node.get("video_duration")),
-        "width": _count(dimensions.get("width")),
-        "height": _count(dimensions.get("height")),
-        "has_audio": _bool(node.get("has_audio")),
-        "play_count": _count(node.get("video_play_count")),
-        "view_count": _count(node.get("video_view_count")),
+        "shortcode": to_str(node.get("shortcode")),
+        "typename": to_str(node.get("__typename")),
+        "product_type": to_str(node.get("product_type")),
+        "is_video": to_bool(node.get("is_video")),
+        "taken_at": to_epoch_us(node.get("taken_at_timestamp")),
+        "caption": to_str(caption.get("text")),
+        "caption_created_at": to_epoch_us(caption.get("created_at")),
+        "duration_s": to_float(node.get("video_duration")),
+        "width": to_count(dimensions.get("width")),
+        "height": to_count(dimensions.get("height")),
+        "has_audio": to_bool(node.get("has_audio")),
+        "play_count": to_count(node.get("video_play_count")),
+        "view_count": to_count(node.get("video_view_count")),
         "like_count": likes,
         "likes_hidden": hidden,
-        "comment_count": _first_count(
-            _get(node, "edge_media_to_parent_comment", "count"),
-            _get(node, "edge_media_preview_comment", "count"),
-            _get(node, "edge_media_to_comment", "count"),
+        "comment_count": first_count(
+            get_in(node, "edge_media_to_parent_comment", "count"),
+            get_in(node, "edge_media_preview_comment", "count"),
+            get_in(node, "edge_media_to_comment", "count"),
             node.get("comment_count"),
         ),
-        "owner_id": _str(owner.get("id")),
-        "owner_username": _str(owner.get("username")),
-        "owner_follower_count": _count(_get(owner, "edge_followed_by", "count")),
-        "coauthor_usernames": [u for c in coauthors if (u := _str(c.get("username")))],
-        "music_artist": _str(music.get("artist_name")),
-        "music_song": _str(music.get("song_name")),
-        "uses_original_audio": _bool(music.get("uses_original_audio")),
-        "audio_id": _str(music.get("audio_id")),
-        "is_paid_partnership": _bool(node.get("is_paid_partnership")),
-        "location_name": _str(_get(node, "location", "name")),
-        "video_url": _str(node.get("video_url")),
-        "thumbnail_url": _str(node.get("thumbnail_src")),
-        "display_url": _str(node.get("display_url")),
+        "owner_id": to_str(owner.get("id")),
+        "owner_username": to_str(owner.get("username")),
+        "owner_follower_count": to_count(get_in(owner, "edge_followed_by", "count")),
+        "coauthor_usernames": [u for c in coauthors if (u := to_str(c.get("username")))],
+        "music_artist": to_str(music.get("artist_name")),
+        "music_song": to_str(music.get("song_name")),
+        "uses_original_audio": to_bool(music.get("uses_original_audio")),
+        "audio_id": to_str(music.get("audio_id")),
+        "is_paid_partnership": to_bool(node.get("is_paid_partnership")),
+        "location_name": to_str(get_in(node, "location", "name")),
+        "video_url": to_str(node.get("video_url")),
+        "thumbnail_url": to_str(node.get("thumbnail_src")),
+        "display_url": to_str(node.get("display_url")),
     }
     comments = _graphql_comments(node, media_id, fetched_at)
     owners = [_graphql_owner(account, fetched_at) for account in [owner, *coauthors]]
     children = [
         _graphql_child(media_id, position, child, fetched_at)
-        for position, child in enumerate(_edge_nodes(node.get("edge_sidecar_to_children")))
+        for position, child in enumerate(edge_nodes(node.get("edge_sidecar_to_children")))
     ]
     return media, comments, owners, children
 
@@ -424,10 +435,10 @@ def _graphql_comments(
         "edge_media_preview_comment",
         "edge_media_to_comment",
     ):
-        for comment in _edge_nodes(node.get(key)):
+        for comment in edge_nodes(node.get(key)):
             _add_comment(rows, comment, media_id, None, fetched_at)
-            parent_id = _str(comment.get("id"))
-            for reply in _edge_nodes(comment.get("edge_threaded_comments")):
+            parent_id = to_str(comment.get("id"))
+            for reply in edge_nodes(comment.get("edge_threaded_comments")):
                 _add_comment(rows, reply, media_id, parent_id, fetched_at)
     return list(rows.values())
 
@@ -439,8 +450,8 @@ def _add_comment(
     parent_id: str | None,
     fetched_at: int | None,
 ) -> None:
-    comment_id = _str(comment.get("id"))
-    owner = _dict(comment.get("owner"))
+    comment_id = to_str(comment.get("id"))
+    owner = as_dict(comment.get("owner"))
     key = comment_id if comment_id is not None else len(rows)
     if key in rows:
         return
@@ -448,26 +459,26 @@ def _add_comment(
         comment_id,
         media_id,
         parent_id,
-        _str(comment.get("text")),
-        _time(comment.get("created_at")),
-        _str(owner.get("id")),
-        _str(owner.get("username")),
-        _bool(owner.get("is_verified")),
-        _count(_get(comment, "edge_liked_by", "count")),
+        to_str(comment.get("text")),
+        to_epoch_us(comment.get("created_at")),
+        to_str(owner.get("id")),
+        to_str(owner.get("username")),
+        to_bool(owner.get("is_verified")),
+        to_count(get_in(comment, "edge_liked_by", "count")),
         fetched_at,
     )
 
 
 def _graphql_owner(account: dict[str, Any], fetched_at: int | None) -> Row:
     return (
-        _str(account.get("id")),
-        _str(account.get("username")),
-        _str(account.get("full_name")),
-        _bool(account.get("is_verified")),
-        _bool(account.get("is_private")),
-        _count(_get(account, "edge_followed_by", "count")),
-        _count(_get(account, "edge_owner_to_timeline_media", "count")),
-        _str(account.get("profile_pic_url")),
+        to_str(account.get("id")),
+        to_str(account.get("username")),
+        to_str(account.get("full_name")),
+        to_bool(account.get("is_verified")),
+        to_bool(account.get("is_private")),
+        to_count(get_in(account, "edge_followed_by", "count")),
+        to_count(get_in(account, "edge_owner_to_timeline_media", "count")),
+        to_str(account.get("profile_pic_url")),
         fetched_at,
     )
 
@@ -475,66 +486,66 @@ def _graphql_owner(account: dict[str, Any], fetched_at: int | None) -> Row:
 def _graphql_child(
     parent_id: str | None, position: int, child: dict[str, Any], fetched_at: int | None
 ) -> Row:
-    dimensions = _dict(child.get("dimensions"))
+    dimensions = as_dict(child.get("dimensions"))
     return (
         parent_id,
         position,
-        _str(child.get("id")),
-        _str(child.get("shortcode")),
-        _str(child.get("__typename")),
-        _bool(child.get("is_video")),
-        _count(dimensions.get("width")),
-        _count(dimensions.get("height")),
-        _count(child.get("video_play_count")),
-        _count(child.get("video_view_count")),
-        _str(child.get("video_url")),
-        _str(child.get("display_url")),
+        to_str(child.get("id")),
+        to_str(child.get("shortcode")),
+        to_str(child.get("__typename")),
+        to_bool(child.get("is_video")),
+        to_count(dimensions.get("width")),
+        to_count(dimensions.get("height")),
+        to_count(child.get("video_play_count")),
+        to_count(child.get("video_view_count")),
+        to_str(child.get("video_url")),
+        to_str(child.get("display_url")),
         fetched_at,
     )
 
 
 def _apify_rows(item: dict[str, Any], fetched_at: int | None) -> Flattened:
-    media_id = _str(item.get("id"))
-    music = _dict(item.get("musicInfo"))
-    coauthors = _dicts(item.get("coauthorProducers"))
-    likes, hidden = _likes(item.get("likesCount"), item.get("likeAndViewCountsDisabled"))
-    kind = _str(item.get("type"))
+    media_id = to_str(item.get("id"))
+    music = as_dict(item.get("musicInfo"))
+    coauthors = dict_items(item.get("coauthorProducers"))
+    likes, hidden = likes_and_hidden(item.get("likesCount"), item.get("likeAndViewCountsDisabled"))
+    kind = to_str(item.get("type"))
     media = {
         "media_id": media_id,
-        "shortcode": _str(item.get("shortCode")),
+        "shortcode": to_str(item.get("shortCode")),
         "typename": kind,
-        "product_type": _str(item.get("productType")),
+        "product_type": to_str(item.get("productType")),
         "is_video": None if kind is None else kind.lower() == "video",
-        "taken_at": _time(item.get("timestamp")),
-        "caption": _str(item.get("caption")),
-        "duration_s": _float(item.get("videoDuration")),
-        "width": _count(item.get("dimensionsWidth")),
-        "height": _count(item.get("dimensionsHeight")),
-        "play_count": _count(item.get("videoPlayCount")),
-        "view_count": _count(item.get("videoViewCount")),
+        "taken_at": to_epoch_us(item.get("timestamp")),
+        "caption": to_str(item.get("caption")),
+        "duration_s": to_float(item.get("videoDuration")),
+        "width": to_count(item.get("dimensionsWidth")),
+        "height": to_count(item.get("dimensionsHeight")),
+        "play_count": to_count(item.get("videoPlayCount")),
+        "view_count": to_count(item.get("videoViewCount")),
         "like_count": likes,
         "likes_hidden": hidden,
-        "comment_count": _count(item.get("commentsCount")),
-        "owner_id": _str(item.get("ownerId")),
-        "owner_username": _str(item.get("ownerUsername")),
-        "coauthor_usernames": [u for c in coauthors if (u := _str(c.get("username")))],
-        "music_artist": _str(music.get("artist_name")),
-        "music_song": _str(music.get("song_name")),
-        "uses_original_audio": _bool(music.get("uses_original_audio")),
-        "audio_id": _str(music.get("audio_id")),
-        "is_paid_partnership": _bool(item.get("isSponsored")),
-        "location_name": _str(item.get("locationName")),
-        "video_url": _str(item.get("videoUrl")),
-        "display_url": _str(item.get("displayUrl")),
+        "comment_count": to_count(item.get("commentsCount")),
+        "owner_id": to_str(item.get("ownerId")),
+        "owner_username": to_str(item.get("ownerUsername")),
+        "coauthor_usernames": [u for c in coauthors if (u := to_str(c.get("username")))],
+        "music_artist": to_str(music.get("artist_name")),
+        "music_song": to_str(music.get("song_name")),
+        "uses_original_audio": to_bool(music.get("uses_original_audio")),
+        "audio_id": to_str(music.get("audio_id")),
+        "is_paid_partnership": to_bool(item.get("isSponsored")),
+        "location_name": to_str(item.get("locationName")),
+        "video_url": to_str(item.get("videoUrl")),
+        "display_url": to_str(item.get("displayUrl")),
     }
     comments: list[Row] = []
-    for comment in _dicts(item.get("latestComments")):
+    for comment in dict_items(item.get("latestComments")):
         comments.append(_apify_comment(comment, media_id, None, fetched_at))
-        parent_id = _str(comment.get("id"))
-        for reply in _dicts(comment.get("replies")):
+        parent_id = to_str(comment.get("id"))
+        for reply in dict_items(comment.get("replies")):
             comments.append(_apify_comment(reply, media_id, parent_id, fetched_at))
     owner = (
-        media["owner_id"], media["owner_username"], _str(item.get("ownerFullName")),
+        media["owner_id"], media["owner_username"], to_str(item.get("ownerFullName")),
         None, None, None, None, None, fetched_at,
     )  # fmt: skip
     owners = [owner, *(_graphql_owner(c, fetched_at) for c in coauthors)]
@@ -545,202 +556,92 @@ def _apify_comment(
     comment: dict[str, Any], media_id: str | None, parent_id: str | None, fetched_at: int | None
 ) -> Row:
     return (
-        _str(comment.get("id")),
+        to_str(comment.get("id")),
         media_id,
         parent_id,
-        _str(comment.get("text")),
-        _time(comment.get("timestamp")),
-        _str(comment.get("ownerId")),
-        _str(comment.get("ownerUsername")),
-        _bool(comment.get("ownerIsVerified")),
-        _count(comment.get("likesCount")),
+        to_str(comment.get("text")),
+        to_epoch_us(comment.get("timestamp")),
+        to_str(comment.get("ownerId")),
+        to_str(comment.get("ownerUsername")),
+        to_bool(comment.get("ownerIsVerified")),
+        to_count(comment.get("likesCount")),
         fetched_at,
     )
 
 
 def _mobile_rows(item: dict[str, Any], fetched_at: int | None) -> Flattened:
-    media_id = _str(item.get("pk")) or (_str(item.get("id")) or "").split("_")[0] or None
-    user = _dict(item.get("user"))
-    caption = _dict(item.get("caption"))
-    sound = _dict(_get(item, "clips_metadata", "original_sound_info"))
-    song = _dict(_get(item, "clips_metadata", "music_info", "music_asset_info"))
-    coauthors = _dicts(item.get("coauthor_producers"))
-    media_type = _count(item.get("media_type"))
-    likes, hidden = _likes(item.get("like_count"), item.get("like_and_view_counts_disabled"))
+    media_id = to_str(item.get("pk")) or (to_str(item.get("id")) or "").split("_")[0] or None
+    user = as_dict(item.get("user"))
+    caption = as_dict(item.get("caption"))
+    sound = as_dict(get_in(item, "clips_metadata", "original_sound_info"))
+    song = as_dict(get_in(item, "clips_metadata", "music_info", "music_asset_info"))
+    coauthors = dict_items(item.get("coauthor_producers"))
+    media_type = to_count(item.get("media_type"))
+    likes, hidden = likes_and_hidden(
+        item.get("like_count"), item.get("like_and_view_counts_disabled")
+    )
     media = {
         "media_id": media_id,
-        "shortcode": _str(item.get("code")),
+        "shortcode": to_str(item.get("code")),
         "typename": None if media_type is None else f"media_type_{media_type}",
-        "product_type": _str(item.get("product_type")),
+        "product_type": to_str(item.get("product_type")),
         "is_video": None if media_type is None else media_type == 2,
-        "taken_at": _time(item.get("taken_at")),
-        "caption": _str(caption.get("text")),
-        "caption_created_at": _time(caption.get("created_at")),
-        "duration_s": _float(item.get("video_duration")),
-        "width": _count(item.get("original_width")),
-        "height": _count(item.get("original_height")),
-        "has_audio": _bool(item.get("has_audio")),
-        "play_count": _count(item.get("play_count")),
-        "view_count": _count(item.get("view_count")),
+        "taken_at": to_epoch_us(item.get("taken_at")),
+        "caption": to_str(caption.get("text")),
+        "caption_created_at": to_epoch_us(caption.get("created_at")),
+        "duration_s": to_float(item.get("video_duration")),
+        "width": to_count(item.get("original_width")),
+        "height": to_count(item.get("original_height")),
+        "has_audio": to_bool(item.get("has_audio")),
+        "play_count": to_count(item.get("play_count")),
+        "view_count": to_count(item.get("view_count")),
         "like_count": likes,
         "likes_hidden": hidden,
-        "comment_count": _count(item.get("comment_count")),
-        "owner_id": _str(user.get("pk")) or _str(user.get("id")),
-        "owner_username": _str(user.get("username")),
-        "owner_follower_count": _count(user.get("follower_count")),
-        "coauthor_usernames": [u for c in coauthors if (u := _str(c.get("username")))],
-        "music_artist": _str(song.get("display_artist"))
-        or _str(_get(sound, "ig_artist", "username")),
-        "music_song": _str(song.get("title")) or _str(sound.get("original_audio_title")),
+        "comment_count": to_count(item.get("comment_count")),
+        "owner_id": to_str(user.get("pk")) or to_str(user.get("id")),
+        "owner_username": to_str(user.get("username")),
+        "owner_follower_count": to_count(user.get("follower_count")),
+        "coauthor_usernames": [u for c in coauthors if (u := to_str(c.get("username")))],
+        "music_artist": to_str(song.get("display_artist"))
+        or to_str(get_in(sound, "ig_artist", "username")),
+        "music_song": to_str(song.get("title")) or to_str(sound.get("original_audio_title")),
         "uses_original_audio": True if sound else (False if song else None),
-        "audio_id": _str(song.get("audio_asset_id")) or _str(sound.get("audio_asset_id")),
-        "is_paid_partnership": _bool(item.get("is_paid_partnership")),
-        "location_name": _str(_get(item, "location", "name")),
-        "video_url": _str(_get_first(item.get("video_versions"), "url")),
-        "display_url": _str(_get_first(_get(item, "image_versions2", "candidates"), "url")),
+        "audio_id": to_str(song.get("audio_asset_id")) or to_str(sound.get("audio_asset_id")),
+        "is_paid_partnership": to_bool(item.get("is_paid_partnership")),
+        "location_name": to_str(get_in(item, "location", "name")),
+        "video_url": to_str(first_item_value(item.get("video_versions"), "url")),
+        "display_url": to_str(
+            first_item_value(get_in(item, "image_versions2", "candidates"), "url")
+        ),
     }
     comments = [
         (
-            _str(c.get("pk")),
+            to_str(c.get("pk")),
             media_id,
             None,
-            _str(c.get("text")),
-            _time(c.get("created_at")),
-            _str(_get(c, "user", "pk")),
-            _str(_get(c, "user", "username")),
-            _bool(_get(c, "user", "is_verified")),
-            _count(c.get("comment_like_count")),
+            to_str(c.get("text")),
+            to_epoch_us(c.get("created_at")),
+            to_str(get_in(c, "user", "pk")),
+            to_str(get_in(c, "user", "username")),
+            to_bool(get_in(c, "user", "is_verified")),
+            to_count(c.get("comment_like_count")),
             fetched_at,
         )
-        for c in _dicts(item.get("preview_comments"))
+        for c in dict_items(item.get("preview_comments"))
     ]
     owner = (
         media["owner_id"],
         media["owner_username"],
-        _str(user.get("full_name")),
-        _bool(user.get("is_verified")),
-        _bool(user.get("is_private")),
+        to_str(user.get("full_name")),
+        to_bool(user.get("is_verified")),
+        to_bool(user.get("is_private")),
         media["owner_follower_count"],
-        _count(user.get("media_count")),
-        _str(user.get("profile_pic_url")),
+        to_count(user.get("media_count")),
+        to_str(user.get("profile_pic_url")),
         fetched_at,
     )
     owners = [owner, *(_graphql_owner(c, fetched_at) for c in coauthors)]
     return media, comments, owners, []
-
-
-# --- tolerant readers: a wrong type gives null, never an exception
-
-
-def _get(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _get_first(items: Any, key: str) -> Any:
-    return (
-        items[0].get(key)
-        if isinstance(items, list) and items and isinstance(items[0], dict)
-        else None
-    )
-
-
-def _dicts(items: Any) -> list[dict[str, Any]]:
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _edge_nodes(connection: Any) -> list[dict[str, Any]]:
-    edges = connection.get("edges") if isinstance(connection, dict) else None
-    return [node for edge in _dicts(edges) if isinstance(node := edge.get("node"), dict)]
-
-
-def _first_edge_node(connection: Any) -> dict[str, Any]:
-    nodes = _edge_nodes(connection)
-    return nodes[0] if nodes else {}
-
-
-def _likes(raw: Any, disabled: Any) -> tuple[int | None, bool | None]:
-    """(like count, likes hidden): -1 or the disabled flag mean hidden."""
-    hidden = _int(raw) == -1 or disabled is True
-    count = None if hidden else _count(raw)
-    if hidden:
-        return count, True
-    return count, False if (disabled is False or count is not None) else None
-
-
-def _first_count(*values: Any) -> int | None:
-    for value in values:
-        if (count := _count(value)) is not None:
-            return count
-    return None
-
-
-def _int(value: Any) -> int | None:
-    if type(value) is int:
-        return value if -_I64 <= value <= _I64 else None
-    if type(value) is float and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if type(value) is str and value.isascii() and value.lstrip("-").isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
-def _count(value: Any) -> int | None:
-    if type(value) is int and 0 <= value <= _I64:  # the common case, first
-        return value
-    number = _int(value)
-    return number if number is not None and number >= 0 else None
-
-
-def _float(value: Any) -> float | None:
-    if type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e300:
-        return float(value)
-    return None
-
-
-def _bool(value: Any) -> bool | None:
-    return value if type(value) is bool else None
-
-
-def _str(value: Any) -> str | None:
-    if type(value) is str:
-        if value.isascii():
-            return value
-        try:
-            value.encode()
-        except UnicodeEncodeError:  # lone surrogates from JSON escapes: not text, replace them
-            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return value
-    if type(value) is int:
-        return str(value)
-    return None
-
-
-def _time(value: Any) -> int | None:
-    """Epoch seconds (int, float or digit string) or an ISO 8601 string -> UTC microseconds."""
-    if type(value) is int and 0 <= value <= _MAX_EPOCH_S:  # the common case, first
-        return value * 1_000_000
-    seconds: float | None = None
-    if type(value) in (int, float) or (type(value) is str and value.isascii() and value.isdigit()):
-        seconds = float(value)
-    elif type(value) is str:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        seconds = parsed.timestamp()
-    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= _MAX_EPOCH_S:
-        return None
-    return round(seconds * 1_000_000)
 
 
 # --- CSV: list columns as JSON arrays
