@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 import polars as pl
 
+from . import fastpath
 from .coerce import (
     as_dict,
     dict_items,
@@ -195,6 +196,10 @@ def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
             if not line.strip():
                 continue
             where = f"{path.name}:{number}"
+            documented = fastpath.decode(line)
+            if documented is not None:
+                yield where, documented
+                continue
             try:
                 yield where, decoder.decode(line)
             except msgspec.DecodeError as error:
@@ -295,6 +300,10 @@ def _record_rows(where: str, record: Any) -> dict[str, list[Row]]:
     try:
         if isinstance(record, _BadLine):
             return {"errors": [meta.error(where, "malformed", str(record))]}
+        if isinstance(record, fastpath.Documented):
+            meta = _Meta(record.shortcode, record.channel, record.fetched_at)
+            media, comments, owners = fastpath.flatten(record.node, record.fetched_at)
+            return _rows(where, "data.xdt_shortcode_media", (media, comments, owners, []), meta)
         envelope = record
         if isinstance(record, dict) and "archive_version" in record:
             meta = _Meta(
@@ -335,14 +344,19 @@ def _envelope_rows(where: str, envelope: Any, meta: _Meta) -> dict[str, list[Row
     if located.node is None:
         return {"errors": [meta.error(where, "unavailable", located.reason or "unavailable")]}
     flatten = {"apify_item": _apify_rows, "items": _mobile_rows}.get(located.shape, _graphql_rows)
-    media, comments, owners, children = flatten(located.node, meta.fetched_at)
-    media["source_shape"] = located.shape
+    return _rows(where, located.shape, flatten(located.node, meta.fetched_at), meta)
+
+
+def _rows(where: str, shape: str, flattened: Flattened, meta: _Meta) -> dict[str, list[Row]]:
+    """The rows of one flattened media node, with what the record says about its fetch."""
+    media, comments, owners, children = flattened
+    media["source_shape"] = shape
     media["fetched_at"] = meta.fetched_at
     media["channel"] = meta.channel
-    _identify(media, where)
+    _identify(media)
     media["comments_in_payload"] = len(comments)
     return {
-        "media": [tuple(media.get(column) for column in _MEDIA_COLUMNS)],
+        "media": [tuple(map(media.get, _MEDIA_COLUMNS))],
         "comments": comments,
         "owners": owners,
         "children": children,
@@ -353,7 +367,7 @@ _MEDIA_COLUMNS = SCHEMAS["media"].names()
 Flattened = tuple[dict[str, Any], list[Row], list[Row], list[Row]]
 
 
-def _identify(media: dict[str, Any], where: str) -> None:
+def _identify(media: dict[str, Any]) -> None:
     """Fill url and id_mismatch; derive a missing media id from the shortcode."""
     shortcode, media_id = media.get("shortcode"), media.get("media_id")
     try:
@@ -364,7 +378,7 @@ def _identify(media: dict[str, Any], where: str) -> None:
         media["url"] = None
     if media_id is None:
         if encoded is None:
-            raise ValueError(f"{where}: the media node has neither an id nor a valid shortcode")
+            raise ValueError("the media node has neither an id nor a valid shortcode")
         media["media_id"] = media_id = encoded
     media["id_mismatch"] = None if encoded is None else encoded != media_id.split("_")[0]
 

@@ -29,6 +29,7 @@ _MAX_MEDIA_ID = _BASE**_ID_LENGTH - 1
 # Real shortcodes are 10-11 characters, private-post ones up to about 40.
 _MIN_LENGTH, _MAX_LENGTH = 5, 40
 _SHORTCODE = re.compile(r"[A-Za-z0-9_-]+")
+_BARE = re.compile(r"[A-Za-z0-9_-]{5,40}")
 _USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _MEDIA_ID = re.compile(r"([0-9]+)(?:_[0-9]+)?")
@@ -78,6 +79,8 @@ def parse_shortcode(text: str) -> str:
     """
     if not isinstance(text, str):
         raise _invalid(text, f"expected a str, got {type(text).__name__}")
+    if _BARE.fullmatch(text):  # the common case, decided at once
+        return text
     stripped = text.strip()
     if not stripped:
         raise _invalid(text, "it is empty")
