@@ -303,7 +303,7 @@ def _record_rows(where: str, record: Any) -> dict[str, list[Row]]:
         if isinstance(record, fastpath.Documented):
             meta = _Meta(record.shortcode, record.channel, record.fetched_at)
             media, comments, owners = fastpath.flatten(record.node, record.fetched_at)
-            return _rows(where, "data.xdt_shortcode_media", (media, comments, owners, []), meta)
+            return _rows("data.xdt_shortcode_media", (media, comments, owners, []), meta)
         envelope = record
         if isinstance(record, dict) and "archive_version" in record:
             meta = _Meta(
@@ -344,10 +344,10 @@ def _envelope_rows(where: str, envelope: Any, meta: _Meta) -> dict[str, list[Row
     if located.node is None:
         return {"errors": [meta.error(where, "unavailable", located.reason or "unavailable")]}
     flatten = {"apify_item": _apify_rows, "items": _mobile_rows}.get(located.shape, _graphql_rows)
-    return _rows(where, located.shape, flatten(located.node, meta.fetched_at), meta)
+    return _rows(located.shape, flatten(located.node, meta.fetched_at), meta)
 
 
-def _rows(where: str, shape: str, flattened: Flattened, meta: _Meta) -> dict[str, list[Row]]:
+def _rows(shape: str, flattened: Flattened, meta: _Meta) -> dict[str, list[Row]]:
     """The rows of one flattened media node, with what the record says about its fetch."""
     media, comments, owners, children = flattened
     media["source_shape"] = shape
