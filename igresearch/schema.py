@@ -2,7 +2,7 @@
 
 Each table is a tuple of :class:`Column` (name, polars type, meaning, JSON sources, caveat). The
 polars schemas (``MEDIA_SCHEMA``...) and the data dictionary (``docs/data-dictionary.md``,
-regenerated with ``python -m igresearch.schema > docs/data-dictionary.md``) both come from these
+regenerated with ``python scripts/make_data_dictionary.py``) both come from these
 declarations, so the documentation cannot drift from the code. IDs are strings, counts Int64,
 times Datetime("us", "UTC").
 """
@@ -18,6 +18,7 @@ __all__ = [
     "COMMENTS_SCHEMA",
     "ERRORS_SCHEMA",
     "MEDIA_SCHEMA",
+    "METRICS",
     "OWNERS_SCHEMA",
     "SCHEMAS",
     "SCHEMA_VERSION",
@@ -307,6 +308,22 @@ ERRORS = (
     Column("fetched_at", TIME, "When it was fetched, when known.", ""),
 )
 
+_NULL_RULE = "Null, never inf or NaN, when the denominator is null or 0 or a numerator is null."
+
+#: The rates of :mod:`igresearch.metrics`, computed on the media table (not stored in it).
+METRICS = (
+    Column("like_rate", pl.Float64(), "like_count / play_count", "media", _NULL_RULE
+           + " Null when likes are hidden."),
+    Column("comment_rate", pl.Float64(), "comment_count / play_count", "media", _NULL_RULE),
+    Column("engagement_rate", pl.Float64(), "(like_count + comment_count) / play_count", "media",
+           _NULL_RULE + " Null when likes are hidden."),
+    Column("reach", pl.Float64(), "play_count / owner_follower_count", "media",
+           _NULL_RULE + " Followers at fetch time, not at posting time."),
+    Column("likes_per_follower", pl.Float64(), "like_count / owner_follower_count", "media",
+           _NULL_RULE + " Followers at fetch time."),
+    Column("view_play_ratio", pl.Float64(), "view_count / play_count", "media", _NULL_RULE),
+)  # fmt: skip
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "media": MEDIA,
     "comments": COMMENTS,
@@ -344,7 +361,7 @@ def data_dictionary() -> str:
         "# Data dictionary",
         "",
         f"Schema version {SCHEMA_VERSION}. Generated from `igresearch/schema.py` by "
-        "`python -m igresearch.schema`; do not edit by hand.",
+        "`scripts/make_data_dictionary.py`; do not edit by hand.",
         "",
         "`node` is the Instagram media node wherever the response keeps it "
         "(`data.xdt_shortcode_media`, `data.shortcode_media`, `graphql.shortcode_media`); "
@@ -356,8 +373,15 @@ def data_dictionary() -> str:
         lines += ["| column | type | meaning | JSON source | caveats |", "|---|---|---|---|---|"]
         for c in columns:
             lines.append(f"| `{c.name}` | {c.dtype} | {c.meaning} | {c.sources} | {c.caveat} |")
+    lines += [
+        "",
+        "## derived metrics",
+        "",
+        "Computed by `igresearch.metrics` (e.g. `metrics.with_rates(media)`), on the newest "
+        "snapshot of each reel for per-account summaries.",
+        "",
+        "| metric | type | formula | caveats |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{m.name}` | {m.dtype} | `{m.meaning}` | {m.caveat} |" for m in METRICS]
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    print(data_dictionary(), end="")

@@ -308,3 +308,9 @@ def test_module_docstring_gives_every_formula() -> None:
         "view_play_ratio = view_count / play_count",
     ):
         assert formula in doc
+
+
+def test_the_data_dictionary_documents_every_rate() -> None:
+    from igresearch.schema import METRICS
+
+    assert [m.name for m in METRICS] == list(RATES)

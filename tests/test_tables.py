@@ -447,9 +447,7 @@ def test_write_and_read_back(tmp_path: Path, format: str) -> None:
 
 def test_data_dictionary_matches_the_schema_module() -> None:
     committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    assert committed == data_dictionary(), (
-        "regenerate: python -m igresearch.schema > docs/data-dictionary.md"
-    )
+    assert committed == data_dictionary(), "regenerate: python scripts/make_data_dictionary.py"
     for name, schema in SCHEMAS.items():
         assert f"## {name}" in committed
         for column in schema:
