@@ -306,10 +306,12 @@ def collect(
                 try:
                     for future in futures:
                         future.result()
-                except KeyboardInterrupt:
-                    summary.interrupted = True
-                    run.stop.set()
+                except BaseException as error:  # Ctrl-C, or an error no request can fix
+                    run.stop.set()  # in-flight requests finish and are stored; no new ones
                     pool.shutdown(wait=True, cancel_futures=True)
+                    if not isinstance(error, KeyboardInterrupt):
+                        raise
+                    summary.interrupted = True
     finally:
         run.close()
         summary.elapsed_s = time.monotonic() - started
@@ -359,7 +361,7 @@ class _Run:
         }
         try:
             fetched = self.client().fetch(url)
-        except APIError as error:
+        except APIError as error:  # an answer: store it
             unavailable = isinstance(error, MediaUnavailableError)
             record.update(
                 outcome="unavailable" if unavailable else "failed",
@@ -378,6 +380,9 @@ class _Run:
                 with self.lock:
                     self.summary.stopped = self.summary.stopped or str(error)
                 self.stop.set()
+        except BaseException:  # no answer to store, and a reason to stop (a bug, a replay miss)
+            self.stop.set()
+            raise
         else:
             record.update(
                 outcome="ok",

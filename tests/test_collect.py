@@ -344,3 +344,15 @@ def test_rate_limiter_slows_everyone_after_a_429() -> None:
     start = clock.now
     limiter.wait()
     assert clock.now - start == pytest.approx(0.1), "and back to the set rate"
+
+
+def test_an_unexpected_error_stops_the_run_instead_of_paying_on(
+    run: Any, fake_api: FakeAPI
+) -> None:
+    def broken_sleep(seconds: float) -> None:
+        raise RuntimeError("a bug, not an API answer")
+
+    fake_api.set_default("server_error")
+    with pytest.raises(RuntimeError, match="a bug"):
+        run(CODES, concurrency=1, sleep=broken_sleep)
+    assert len(fake_api.requests) == 1, "no further request after the error"
