@@ -12,9 +12,9 @@ import click
 
 from . import __version__
 from .client import CHANNELS
-from .errors import IgResearchError, InvalidURLError
+from .errors import AuthError, IgResearchError, InsufficientCreditsError, InvalidURLError
 
-EXIT_OK, EXIT_API_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_API_ERROR, EXIT_BAD_INPUT = 1, 2
 
 channel_option = click.option(
     "--channel",
@@ -22,6 +22,12 @@ channel_option = click.option(
     default="apify",
     show_default=True,
     help="Upstream provider the API should use.",
+)
+from_option = click.option(
+    "--from",
+    "from_file",
+    type=click.Path(allow_dash=True, dir_okay=False),
+    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
 )
 base_url_option = click.option(
     "--base-url",
@@ -73,12 +79,7 @@ def _parse_duration(text: str) -> timedelta:
 
 @main.command()
 @click.argument("urls", nargs=-1)
-@click.option(
-    "--from",
-    "from_file",
-    type=click.Path(allow_dash=True, dir_okay=False),
-    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
-)
+@from_option
 @click.option(
     "--archive",
     required=True,
@@ -126,16 +127,8 @@ def collect(
     3 stopped early (key, credits, --max-requests), 130 interrupted.
     """
     from .collect import collect as run_collect
-    from .collect import read_url_file
 
-    entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
-    if from_file:
-        try:
-            entries += read_url_file(from_file)
-        except (OSError, ValueError) as error:
-            raise click.UsageError(str(error)) from None
-    if not entries:
-        raise click.UsageError("Give URLs as arguments or with --from FILE.")
+    entries = _entries(urls, from_file)
     refresh = _parse_duration(refresh_older_than) if refresh_older_than else None
     try:
         summary = run_collect(
@@ -238,12 +231,7 @@ def demo(out: str) -> None:
 
 @main.command()
 @click.argument("urls", nargs=-1)
-@click.option(
-    "--from",
-    "from_file",
-    type=click.Path(allow_dash=True, dir_okay=False),
-    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
-)
+@from_option
 @click.option(
     "--cassette", required=True, type=click.Path(dir_okay=False), help="Cassette to write."
 )
@@ -256,13 +244,8 @@ def record(
     time. Replay it later with igresearch.replay(cassette), with no key and no network."""
     from .cassettes import replay
     from .client import Client
-    from .collect import read_url_file
 
-    entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
-    if from_file:
-        entries += read_url_file(from_file)
-    if not entries:
-        raise click.UsageError("Give URLs as arguments or with --from FILE.")
+    entries = _entries(urls, from_file)
     with Client(channel=channel, base_url=base_url) as client:
         try:
             client.require_key()
@@ -275,6 +258,8 @@ def record(
                     click.echo(f"recorded {url}", err=True)
                 except InvalidURLError as error:
                     click.echo(f"skipped {where}: {error}", err=True)
+                except (AuthError, InsufficientCreditsError) as error:
+                    _fail(error)  # every further request would fail too
                 except IgResearchError as error:  # the answer is recorded all the same
                     click.echo(f"recorded {url} ({type(error).__name__}: {error})", err=True)
     click.echo(f"Cassette: {cassette}", err=True)
@@ -333,6 +318,21 @@ def cite(report_dir: str | None) -> None:
     click.echo(f"Software: {software_citation()}")
     if report_dir:
         click.echo(f"Dataset: {dataset_citation(report_dir)}")
+
+
+def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, str]]:
+    """(where, text) for the URL arguments and the --from file, or a usage error."""
+    from .collect import read_url_file
+
+    entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
+    if from_file:
+        try:
+            entries += read_url_file(from_file)
+        except (OSError, ValueError) as error:
+            raise click.UsageError(str(error)) from None
+    if not entries:
+        raise click.UsageError("Give URLs as arguments or with --from FILE.")
+    return entries
 
 
 def _print_json(data: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -79,3 +80,38 @@ def test_every_command_has_help(runner: CliRunner) -> None:
     for name, command in main.commands.items():
         assert command.help, f"igresearch {name} has no help text"
         assert runner.invoke(main, [name, "--help"]).exit_code == 0
+
+
+def test_plot_kinds_are_the_plots_modules() -> None:
+    from igresearch.plots import KINDS
+
+    kind = next(p for p in main.commands["plot"].params if p.name == "kind")
+    assert list(kind.type.choices) == list(KINDS)  # type: ignore[attr-defined]
+
+
+def test_collect_reports_invalid_lines_and_exits_by_outcome(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# study\nDLlGZiCOBQ0\nhttps://example.com/reel/x\nC0ffee12345\n")
+    archive = tmp_path / "a.jsonl"
+    args = ["collect", "--from", str(urls), "--archive", str(archive), "--no-progress"]
+    result = runner.invoke(main, [*args, "--base-url", fake_api.base_url])
+    assert result.exit_code == 0, result.output
+    assert "Skipped urls.txt:3" in result.stderr
+    assert "Outcomes: ok 2, unavailable 0, failed 0" in result.stderr
+    assert runner.invoke(main, ["status", str(archive)]).output.splitlines()[1].split() == [
+        "ok",
+        "2",
+    ]
+
+
+def test_record_stops_at_a_rejected_key(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    fake_api.set_default("unauthorized")
+    cassette = tmp_path / "c.yaml"
+    args = ["record", "DLlGZiCOBQ0", "C0ffee12345", "--cassette", str(cassette)]
+    result = runner.invoke(main, [*args, "--base-url", fake_api.base_url])
+    assert result.exit_code == 1
+    assert len(fake_api.requests) == 1
