@@ -238,6 +238,12 @@ class Client:
                 f"({type(exc).__name__}). Check the network and MEMORIES_BASE_URL.",
                 url=canonical,
             )
+        except requests.RequestException as exc:  # e.g. a base URL without http://
+            raise APIError(
+                f"Could not send the request to {self.base_url} for {canonical} "
+                f"({type(exc).__name__}). Check MEMORIES_BASE_URL or --base-url.",
+                url=canonical,
+            ) from None
         except Exception as exc:
             if miss := cassettes.cassette_miss(exc, body):
                 raise miss from None

@@ -290,3 +290,11 @@ def test_retry_after_header_forms() -> None:
 
     seconds = _retry_after(format_datetime(in_a_minute, usegmt=True))
     assert seconds is not None and 55 <= seconds <= 60
+
+
+def test_a_malformed_base_url_is_a_clear_api_error(sleeps: Sleeps) -> None:
+    client = Client(KEY, base_url="127.0.0.1:9/serve", sleep=sleeps)
+    with pytest.raises(APIError, match="Check MEMORIES_BASE_URL") as caught:
+        client.video_metadata(SHORTCODE)
+    assert (caught.value.retriable, sleeps) == (False, [])
+    assert KEY not in str(caught.value)
