@@ -205,12 +205,12 @@ class Client:
                     self._throttle.penalize(transient.retry_after)
                 if attempt > self.max_retries:
                     transient.error.attempts = attempt
-                    raise transient.error from None
+                    raise self._redacted(transient.error) from None
                 self._sleep(self._delay(attempt, transient.retry_after))
                 continue
             except APIError as error:
                 error.attempts = attempt
-                raise
+                raise self._redacted(error) from None
             if self._throttle:
                 self._throttle.relax()
             return Fetched(
@@ -250,6 +250,13 @@ class Client:
             raise
         error.retriable = True
         raise _Transient(error)
+
+    def _redacted(self, error: APIError) -> APIError:
+        """The error, with the key cut out of its message should the server have echoed it."""
+        if self._api_key and self._api_key in error.message:
+            error.message = error.message.replace(self._api_key, "<API key>")
+            error.args = (error.message,)
+        return error
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -298,3 +298,13 @@ def test_a_malformed_base_url_is_a_clear_api_error(sleeps: Sleeps) -> None:
         client.video_metadata(SHORTCODE)
     assert (caught.value.retriable, sleeps) == (False, [])
     assert KEY not in str(caught.value)
+
+
+def test_a_key_echoed_by_the_server_is_cut_from_the_error(
+    client: Client, fake_api: FakeAPI
+) -> None:
+    fake_api.set_payload(SHORTCODE, {"code": "0003", "msg": f"bad request from {KEY}"})
+    with pytest.raises(APIError) as caught:
+        client.video_metadata(SHORTCODE)
+    assert KEY not in str(caught.value) and KEY not in repr(caught.value)
+    assert "bad request from <API key>" in str(caught.value)
