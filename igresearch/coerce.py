@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "MAX_EPOCH_S",
     "as_dict",
     "dict_items",
     "edge_nodes",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 _I64 = 2**63 - 1
-_MAX_EPOCH_S = 4_102_444_800  # 2100-01-01: later "timestamps" are junk
+MAX_EPOCH_S = 4_102_444_800  # 2100-01-01: later "timestamps" are junk
 
 
 def get_in(data: Any, *keys: str) -> Any:
@@ -124,7 +125,7 @@ def to_str(value: Any) -> str | None:
 
 def to_epoch_us(value: Any) -> int | None:
     """Epoch seconds (int, float or digit string) or an ISO 8601 string -> UTC microseconds."""
-    if type(value) is int and 0 <= value <= _MAX_EPOCH_S:  # the common case, first
+    if type(value) is int and 0 <= value <= MAX_EPOCH_S:  # the common case, first
         return value * 1_000_000
     seconds: float | None = None
     if type(value) in (int, float) or (type(value) is str and value.isascii() and value.isdigit()):
@@ -137,6 +138,6 @@ def to_epoch_us(value: Any) -> int | None:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         seconds = parsed.timestamp()
-    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= _MAX_EPOCH_S:
+    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= MAX_EPOCH_S:
         return None
     return round(seconds * 1_000_000)

@@ -12,17 +12,23 @@ record; ``tests/test_fastpath.py`` checks that on every fixture and on mutated p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import UNSET, Raw, Struct, UnsetType, field
+import polars as pl
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 
-from .coerce import first_count, likes_and_hidden, to_count, to_epoch_us, to_float
+from .coerce import MAX_EPOCH_S, first_count, likes_and_hidden, to_count, to_epoch_us, to_float
+from .schema import COMMENTS_SCHEMA, TIME
 
-__all__ = ["Documented", "decode", "flatten"]
+__all__ = ["CommentItem", "Documented", "comments_frame", "decode", "flatten"]
 
 Time = int | float | str | None
 Row = tuple[Any, ...]
+_Count64 = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+_Epoch = Annotated[int, Meta(ge=0, le=MAX_EPOCH_S)]
+#: A comment of a documented node: (comment, media id, parent comment id, fetched_at).
+CommentItem = tuple["_Comment", str | None, str | None, int | None]
 
 
 class _Struct(Struct, gc=False):
@@ -44,12 +50,18 @@ class _Account(_Struct):
     edge_owner_to_timeline_media: _Count | None = None
 
 
+class _CommentLikes(_Struct):
+    count: _Count64 | None = None
+
+
 class _Comment(_Struct):
+    """A comment as the frame builder takes it: in-range ints only (others step aside)."""
+
     id: str | None = None
     text: str | None = None
-    created_at: Time = None
+    created_at: _Epoch | None = None
     owner: _Account | None = None
-    edge_liked_by: _Count | None = None
+    edge_liked_by: _CommentLikes | None = None
     edge_threaded_comments: _Connection | None = None
 
 
@@ -217,9 +229,11 @@ def decode(line: bytes) -> Documented | None:
     return Documented(node, code, record.channel, to_epoch_us(record.fetched_at))
 
 
-def flatten(node: _Node, fetched_at: int | None) -> tuple[dict[str, Any], list[Row], list[Row]]:
-    """Media fields, comment rows and owner rows of a documented node (as the tolerant
-    path's ``_graphql_rows`` gives them)."""
+def flatten(
+    node: _Node, fetched_at: int | None
+) -> tuple[dict[str, Any], list[CommentItem], list[Row]]:
+    """Media fields, comments and owner rows of a documented node (as the tolerant path's
+    ``_graphql_rows`` gives them; :func:`comments_frame` turns the comments into a frame)."""
     caption = next((e.node for e in node.edge_media_to_caption.edges or () if e.node), None) if (
         node.edge_media_to_caption
     ) else None  # fmt: skip
@@ -272,42 +286,51 @@ def flatten(node: _Node, fetched_at: int | None) -> tuple[dict[str, Any], list[R
         "thumbnail_url": node.thumbnail_src,
         "display_url": node.display_url,
     }
-    comments: dict[Any, Row] = {}
+    comments: list[CommentItem] = []
+    seen: set[str] = set()  # a comment in several connections counts once, the first time
+
+    def add(comment: _Comment, parent_id: str | None) -> None:
+        if comment.id is not None:
+            if comment.id in seen:
+                return
+            seen.add(comment.id)
+        comments.append((comment, node.id, parent_id, fetched_at))
+
     for connection in connections:
         for edge in connection.edges or () if connection else ():
             if edge.node is None:
                 continue
-            _add(comments, edge.node, node.id, None, fetched_at)
+            add(edge.node, None)
             replies = edge.node.edge_threaded_comments
             for reply in replies.edges or () if replies else ():
                 if reply.node is not None:
-                    _add(comments, reply.node, node.id, edge.node.id, fetched_at)
+                    add(reply.node, edge.node.id)
     owners = [_owner(account, fetched_at) for account in (owner, *coauthors)]
-    return media, list(comments.values()), owners
+    return media, comments, owners
 
 
-def _add(
-    rows: dict[Any, Row],
-    comment: _Comment,
-    media_id: str | None,
-    parent_id: str | None,
-    fetched_at: int | None,
-) -> None:
-    key = comment.id if comment.id is not None else len(rows)
-    if key in rows:
-        return
-    owner = comment.owner
-    rows[key] = (
-        comment.id,
-        media_id,
-        parent_id,
-        comment.text,
-        to_epoch_us(comment.created_at),
-        owner.id if owner else None,
-        owner.username if owner else None,
-        owner.is_verified if owner else None,
-        to_count(comment.edge_liked_by.count) if comment.edge_liked_by else None,
-        fetched_at,
+def comments_frame(items: list[CommentItem]) -> pl.DataFrame:
+    """The comments table's rows for `items`, built column by column (no Python row each)."""
+    comments = [item[0] for item in items]
+    owners = [comment.owner for comment in comments]
+    likes = [comment.edge_liked_by for comment in comments]
+    columns = {
+        "comment_id": [c.id for c in comments],
+        "media_id": [item[1] for item in items],
+        "parent_comment_id": [item[2] for item in items],
+        "text": [c.text for c in comments],
+        "created_at": [c.created_at for c in comments],
+        "owner_id": [o.id if o else None for o in owners],
+        "owner_username": [o.username if o else None for o in owners],
+        "owner_is_verified": [o.is_verified if o else None for o in owners],
+        "like_count": [like.count if like else None for like in likes],
+        "fetched_at": [item[3] for item in items],
+    }
+    built = {
+        name: pl.Int64() if dtype == TIME else dtype for name, dtype in COMMENTS_SCHEMA.items()
+    }
+    return pl.DataFrame(columns, schema=built).with_columns(
+        (pl.col("created_at") * 1_000_000).cast(TIME), pl.col("fetched_at").cast(TIME)
     )
 
 

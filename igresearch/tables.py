@@ -216,17 +216,36 @@ class _Builder:
     def __init__(self) -> None:
         self._frames: dict[str, list[pl.DataFrame]] = {name: [] for name in _NAMES}
         self._rows: dict[str, list[Row]] = {name: [] for name in _NAMES}
+        self._fast_comments: list[fastpath.CommentItem] = []
         self._records = 0
 
     def add(self, where: str, record: Any) -> None:
         """Add one record's rows; every few thousand records, turn the rows into frames."""
-        for name, table_rows in _record_rows(where, record).items():
+        rows = _record_rows(where, record)
+        fast = rows.pop(_FAST_COMMENTS, None)
+        # Comments keep the records' order (it breaks ties between equal snapshots): switching
+        # between the two kinds of comment rows first turns the pending kind into a frame.
+        if fast is not None:
+            self._flush_comments(fast=False)
+            self._fast_comments.extend(fast)
+        elif rows.get("comments"):
+            self._flush_comments(fast=True)
+        for name, table_rows in rows.items():
             self._rows[name].extend(table_rows)
         self._records += 1
         if self._records % _BATCH == 0:
             self._flush()
 
+    def _flush_comments(self, *, fast: bool) -> None:
+        if fast and self._fast_comments:
+            self._frames["comments"].append(fastpath.comments_frame(self._fast_comments))
+            self._fast_comments = []
+        elif not fast and self._rows["comments"]:
+            self._frames["comments"].append(_frame("comments", self._rows["comments"]))
+            self._rows["comments"] = []
+
     def _flush(self) -> None:
+        self._flush_comments(fast=True)
         for name, table_rows in self._rows.items():
             if table_rows:
                 self._frames[name].append(_frame(name, table_rows))
@@ -303,7 +322,9 @@ def _record_rows(where: str, record: Any) -> dict[str, list[Row]]:
         if isinstance(record, fastpath.Documented):
             meta = _Meta(record.shortcode, record.channel, record.fetched_at)
             media, comments, owners = fastpath.flatten(record.node, record.fetched_at)
-            return _rows("data.xdt_shortcode_media", (media, comments, owners, []), meta)
+            rows = _rows("data.xdt_shortcode_media", (media, comments, owners, []), meta)
+            rows[_FAST_COMMENTS] = rows.pop("comments")  # built into a frame column-wise
+            return rows
         envelope = record
         if isinstance(record, dict) and "archive_version" in record:
             meta = _Meta(
@@ -364,6 +385,7 @@ def _rows(shape: str, flattened: Flattened, meta: _Meta) -> dict[str, list[Row]]
 
 
 _MEDIA_COLUMNS = SCHEMAS["media"].names()
+_FAST_COMMENTS = "fast comments"
 Flattened = tuple[dict[str, Any], list[Row], list[Row], list[Row]]
 
 
