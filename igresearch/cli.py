@@ -161,11 +161,13 @@ def status(archive: str) -> None:
 
     attrition = Attrition.of(archive)
     total = sum(attrition.counts.values())
-    click.echo(f"{archive}: {total} posts")
+    click.echo(f"{archive}: {total} posts (each counted once, by its latest stored response)")
     for outcome in ("ok", "unavailable", "failed"):
         click.echo(f"  {outcome:<12}{attrition.counts[outcome]:>8}")
+    if attrition.lost:
+        click.echo("\nNot stored (tab-separated):\noutcome\tchannel\turl\treason")
     for url, channel, outcome, reason in attrition.lost:
-        click.echo(f"{outcome}\t{channel}\t{url}\t{reason}")
+        click.echo(f"{outcome}\t{channel}\t{url}\t{reason.replace(f'The post {url} is ', '')}")
 
 
 @main.command()
@@ -173,15 +175,17 @@ def status(archive: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Write the tables to this folder.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
 def tables(source: str, out: str | None, fmt: str) -> None:
-    """Build the media, comments, owners, children and errors tables from an archive or
-    a JSON Lines/JSON file of responses; print them, or write them with --out."""
+    """Build the media, comments, owners, children and errors tables from an archive or a
+    JSON Lines/JSON file of responses; print them, or (with --out) write them."""
     from .tables import to_tables
 
     built = to_tables(source)
-    _show_tables(built)
-    if out:
-        for path in built.write(out, format=fmt):  # type: ignore[arg-type]
-            click.echo(f"wrote {path}", err=True)
+    if not out:
+        _show_tables(built)
+        return
+    for path in built.write(out, format=fmt):  # type: ignore[arg-type]
+        frame = getattr(built, path.stem)
+        click.echo(f"wrote {path} ({frame.height} rows)")
 
 
 def _show_tables(built: Any) -> None:
@@ -277,7 +281,7 @@ def record(
     "--out", required=True, type=click.Path(dir_okay=False), help="Figure file: .png, .svg or .pdf."
 )
 def plot(source: str, kind: str, rate: str | None, out: str) -> None:
-    """Draw an engagement figure from an archive (or responses file) or a tables folder."""
+    """Draw an engagement figure from an archive, a responses file or a tables folder."""
     from .plots import draw, save_figure
     from .tables import read_tables, to_tables
 

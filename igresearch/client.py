@@ -181,8 +181,8 @@ class Client:
         """Raise :class:`AuthError`, saying how to set a key, when the client has none."""
         if not self._api_key and not cassettes.keyless():
             raise AuthError(
-                "No API key: set the MEMORIES_API_KEY environment variable "
-                "(or pass api_key=...) to a key from memories.ai.",
+                "No API key: set the MEMORIES_API_KEY environment variable to a key from "
+                "memories.ai (in Python you may pass api_key=... instead).",
                 url=url,
             )
 

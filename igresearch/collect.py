@@ -212,12 +212,13 @@ class Summary:
     def __str__(self) -> str:
         plan = self.plan
         lines = [
-            f"{plan.valid} valid URLs ({plan.duplicates} duplicates, {len(plan.invalid)} invalid); "
-            f"{plan.already_stored} already in the archive; {len(plan.to_request)} to request.",
+            f"{_count(plan.valid, 'valid URL')} ({_count(plan.duplicates, 'duplicate')}, "
+            f"{len(plan.invalid)} invalid); {plan.already_stored} already in the archive; "
+            f"{len(plan.to_request)} to request.",
         ]
         if self.dry_run:
             lines.append(
-                f"Dry run: would make {len(plan.to_request)} requests, about "
+                f"Dry run: would make {_count(len(plan.to_request), 'request')}, about "
                 f"{plan.cost(self.price):.2f} USD at {self.price} USD each. Nothing was requested."
             )
         else:
@@ -413,6 +414,10 @@ class _Run:
             client.close()
         if self.bar is not None:
             self.bar.close()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _progress_bar(total: int) -> Any:
