@@ -26,7 +26,8 @@ test: lint
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebook]'
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -154,6 +154,15 @@ def test_sidecar_with_xdt_children() -> None:
     assert [(v["play_count"], v["view_count"]) for v in video] == [(None, 20480)]
 
 
+def test_non_numeric_carousel_child_ids_are_kept_as_strings() -> None:
+    sidecar = load("legacy_sidecar_xdt_children.json")
+    edges = sidecar["data"]["shortcode_media"]["edge_sidecar_to_children"]["edges"]
+    edges[2]["node"]["id"] = "POLARIS_3"
+    children = to_tables(sidecar).children
+    assert children["media_id"].to_list()[2] == "POLARIS_3"
+    assert children.schema == SCHEMAS["children"]
+
+
 def test_2017_comment_count_from_edge_media_to_comment() -> None:
     row = media_row(to_tables(load("legacy_2017_to_comment.json")))
     assert (row["comment_count"], row["comments_in_payload"], row["like_count"]) == (9, 1, 55)
