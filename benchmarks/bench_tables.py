@@ -73,14 +73,6 @@ HOSTS = ("jnb2-1", "lhr8-1", "iad3-2", "sin6-4", "gru2-1")
 # --- synthetic corpora
 
 
-def media_id(shortcode: str) -> str:
-    """The numeric id a shortcode encodes: base 64, most significant digit first."""
-    number = 0
-    for char in shortcode:
-        number = number * 64 + ALPHABET.index(char)
-    return str(number)
-
-
 def _heavy(rng: random.Random, mu: float, sigma: float) -> int:
     """A heavy-tailed (log-normal) count, as engagement counts are."""
     return min(int(rng.lognormvariate(mu, sigma)), 2_000_000_000)
@@ -181,6 +173,10 @@ class _Corpus:
         }
 
     def response(self) -> dict[str, Any]:
+        # Imported here, not at the top: the pandas and floor processes must not load igresearch.
+        from igresearch.testing import envelope
+        from igresearch.urls import shortcode_to_media_id
+
         rng = self.rng
         shortcode = self.shortcode()
         account = rng.choices(self.owners, cum_weights=self.owner_weights)[0]
@@ -203,7 +199,7 @@ class _Corpus:
         image = _cdn_url(rng, "v/t51.2885-15", "jpg")
         node: dict[str, Any] = {
             "__typename": "XDTGraphVideo",
-            "id": media_id(shortcode),
+            "id": shortcode_to_media_id(shortcode),
             "shortcode": shortcode,
             "thumbnail_src": image,
             "dimensions": {"height": 1136, "width": 640},
@@ -262,17 +258,7 @@ class _Corpus:
                     del owner["edge_followed_by"]
                 else:
                     del node[field]
-        return {
-            "code": "0000",
-            "msg": "success",
-            "data": {
-                "data": {"xdt_shortcode_media": node},
-                "extensions": {"is_final": True},
-                "status": "ok",
-            },
-            "failed": False,
-            "success": True,
-        }
+        return envelope(node)
 
 
 def ensure_corpus(size: int) -> Path:

@@ -1,7 +1,8 @@
 """A fake of the memories.ai Instagram metadata API: a real HTTP server on 127.0.0.1.
 
 Tests, notebooks and benchmarks talk to it exactly as they would talk to the paid API, so code
-under test cannot tell the difference, and nothing costs money. Standard library only; pytest
+under test cannot tell the difference, and nothing costs money. Standard library only (and
+igresearch.urls); pytest
 users get it as the ``fake_api`` fixture from :mod:`igresearch.pytest_plugin`.
 
 The fake serves one endpoint, ``POST {base_url}/instagram/video/metadata`` with the JSON body
@@ -113,7 +114,9 @@ from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
-__all__ = ["BEHAVIOURS", "FakeAPI", "RecordedRequest", "main"]
+from .urls import shortcode_to_media_id
+
+__all__ = ["BEHAVIOURS", "FakeAPI", "RecordedRequest", "envelope", "main"]
 
 HOST: Final = "127.0.0.1"
 BASE_PATH: Final = "/serve/api/v2"
@@ -121,7 +124,6 @@ ENDPOINT_PATH: Final = BASE_PATH + "/instagram/video/metadata"
 DOCUMENTED_SHORTCODE: Final = "DLlGZiCOBQ0"
 
 _SHORTCODE_RE: Final = re.compile(r"/(?:reel|reels|p|tv)/([A-Za-z0-9_-]+)")
-_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _HTML_BODY: Final = b"<html><body>Bad gateway</body></html>"
 _JSON: Final = "application/json"
 
@@ -205,12 +207,19 @@ def _documented_bytes() -> bytes:
     return resource.read_bytes()
 
 
-def _media_id(shortcode: str) -> str:
-    """The numeric media id a shortcode encodes (base 64, most significant digit first)."""
-    value = 0
-    for char in shortcode[:11]:
-        value = value * 64 + _ALPHABET.index(char)
-    return str(value)
+def envelope(node: dict[str, Any] | None) -> dict[str, Any]:
+    """The documented success envelope (vendor around Instagram's) holding a media node."""
+    return {
+        "code": "0000",
+        "msg": "success",
+        "data": {
+            "data": {"xdt_shortcode_media": node},
+            "extensions": {"is_final": True},
+            "status": "ok",
+        },
+        "failed": False,
+        "success": True,
+    }
 
 
 def _shortcode_from_body(payload: Any) -> str | None:
@@ -392,9 +401,9 @@ class FakeAPI:
         For ``DLlGZiCOBQ0`` this is the seed document's example; for any other shortcode the
         same structure with its ``shortcode``, ``id`` and sha256-derived counts.
         """
-        envelope: dict[str, Any] = json.loads(_documented_bytes())
+        document: dict[str, Any] = json.loads(_documented_bytes())
         if shortcode == DOCUMENTED_SHORTCODE:
-            return envelope
+            return document
         digest = hashlib.sha256(shortcode.encode()).digest()
 
         def number(start: int, modulus: int) -> int:
@@ -402,8 +411,8 @@ class FakeAPI:
 
         plays = 1_000 + number(0, 5_000_000)
         likes = number(8, plays // 20 + 1)
-        media = envelope["data"]["data"]["xdt_shortcode_media"]
-        media["id"] = _media_id(shortcode)
+        media = document["data"]["data"]["xdt_shortcode_media"]
+        media["id"] = shortcode_to_media_id(shortcode)
         media["shortcode"] = shortcode
         media["video_play_count"] = plays
         media["video_view_count"] = number(4, plays // 10 + 1)
@@ -411,7 +420,7 @@ class FakeAPI:
         comments = media["edge_media_to_parent_comment"]
         comments["count"] = number(12, likes // 10 + 1)
         comments["edges"][0]["node"]["id"] = str(17_000_000_000_000_000 + number(16, 10**15))
-        return envelope
+        return document
 
     def _ok_body(self, shortcode: str) -> bytes:
         with self._lock:

@@ -25,7 +25,7 @@ from typing import Any
 from igresearch.cassettes import replay
 from igresearch.client import Client
 from igresearch.collect import collect
-from igresearch.testing import FakeAPI
+from igresearch.testing import FakeAPI, envelope
 from igresearch.urls import media_id_to_shortcode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,20 +161,6 @@ def post(rng: random.Random, number: int, account: int) -> dict[str, Any]:
         node["edge_media_preview_like"] = {"count": -1}
         node["like_and_view_counts_disabled"] = True
     return envelope(node)
-
-
-def envelope(node: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "code": "0000",
-        "msg": "success",
-        "data": {
-            "data": {"xdt_shortcode_media": node},
-            "extensions": {"is_final": True},
-            "status": "ok",
-        },
-        "failed": False,
-        "success": True,
-    }
 
 
 def grown(rng: random.Random, first: dict[str, Any]) -> dict[str, Any]:
