@@ -2,8 +2,8 @@
 
 Tests, notebooks and benchmarks talk to it exactly as they would talk to the paid API, so code
 under test cannot tell the difference, and nothing costs money. Standard library only (and
-igresearch.urls); pytest
-users get it as the ``fake_api`` fixture from :mod:`igresearch.pytest_plugin`.
+:mod:`igresearch.urls`); pytest users get it as the ``fake_api`` fixture from
+:mod:`igresearch.pytest_plugin`.
 
 The fake serves one endpoint, ``POST {base_url}/instagram/video/metadata`` with the JSON body
 ``{"video_url": ..., "channel": ...}``. The shortcode is taken from ``video_url`` with the
