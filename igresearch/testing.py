@@ -15,7 +15,7 @@ shortcode. :meth:`FakeAPI.media_for` returns the envelope it would serve, so tes
 
 Other answers of the server itself, whatever is scripted (``RecordedRequest.behaviour`` names
 them as in the first column; a body without a shortcode only matters to behaviours that need
-one: ``ok``, ``slow``, ``null_media``, ``graphql_errors`` and ``truncated``):
+one: ``ok``, ``slow``, ``null_media``, ``graphql_errors``, ``truncated`` and ``gzip``):
 
 ======================  ======  ================================================================
 recorded as             status  when, and body
@@ -44,6 +44,8 @@ name                             status  answer
 ``html``                         200     ``text/html``: ``<html><body>Bad gateway</body></html>``
 ``truncated``                    200     ``application/json``, the ``ok`` body cut in the middle
                                          (Content-Length matches the cut body)
+``gzip``                         200     the ``ok`` body gzip-compressed (``Content-Encoding:
+                                         gzip``) with a ``Set-Cookie`` header
 ``reset``                        --      no answer: the socket is closed with SO_LINGER 0, so the
                                          client sees a connection reset/aborted error
 ``unauthorized``                 401     ``{"code": 401, "msg": "Unauthorized", "data": null}``
@@ -97,6 +99,7 @@ import argparse
 import collections
 import contextlib
 import functools
+import gzip
 import hashlib
 import importlib.resources
 import json
@@ -180,10 +183,12 @@ _SERVER_ANSWERS: Final[dict[str, tuple[int, dict[str, Any], dict[str, str]]]] = 
         {},
     ),
 }
-_NEEDS_SHORTCODE: Final = frozenset({"ok", "slow", "null_media", "graphql_errors", "truncated"})
+_NEEDS_SHORTCODE: Final = frozenset(
+    {"ok", "slow", "null_media", "graphql_errors", "truncated", "gzip"}
+)
 
 BEHAVIOURS: Final[frozenset[str]] = frozenset(
-    {"ok", "slow", "null_media", "graphql_errors", "html", "truncated", "reset", *_FIXED}
+    {"ok", "slow", "null_media", "graphql_errors", "html", "truncated", "gzip", "reset", *_FIXED}
 )
 """Every behaviour name the fake understands (see the module docstring's table)."""
 
@@ -600,6 +605,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif behaviour == "truncated":
             body = fake._ok_body(shortcode)
             self._send(200, body[: len(body) // 2], _JSON)
+        elif behaviour == "gzip":
+            headers = {"Content-Encoding": "gzip", "Set-Cookie": "session=fake-session; Path=/"}
+            self._send(200, gzip.compress(fake._ok_body(shortcode), mtime=0), _JSON, headers)
         else:
             if behaviour == "slow":
                 time.sleep(fake.slow_seconds)

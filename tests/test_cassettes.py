@@ -64,6 +64,20 @@ def test_scrubbing_drops_cookies_and_key_in_responses(monkeypatch: pytest.Monkey
     assert KEY.encode() not in scrubbed["body"]["string"]
 
 
+def test_compressed_answers_are_stored_decoded_and_without_cookies(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    fake_api.set_default("gzip")
+    record(fake_api, path, CODES[:1])
+    text = path.read_text(encoding="utf-8")
+    assert "gzip" not in text.split("response:")[1], "no Content-Encoding left on the answer"
+    assert "Set-Cookie" not in text and "fake-session" not in text
+    assert CODES[0] in text, "the body is stored as readable JSON"
+    with replay(path), Client(base_url=fake_api.base_url) as client:
+        assert client.video_metadata(CODES[0]) == fake_api.media_for(CODES[0])
+
+
 def test_committed_cassettes_hold_no_key_or_cookie() -> None:
     for path in (ROOT / "cassettes").glob("*.yaml"):
         text = path.read_text(encoding="utf-8")
