@@ -114,9 +114,9 @@ def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
         ]
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
-        if line:
-            entries.append((f"{label}:{number}", line))
+        url = line.strip()
+        if url and not url.startswith("#"):
+            entries.append((f"{label}:{number}", url))
     return entries
 
 
