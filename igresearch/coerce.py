@@ -1,7 +1,6 @@
-"""Tolerant readers of decoded JSON: a wrong type gives null, never an exception.
-
-Shared by :mod:`igresearch.tables` (any shape) and :mod:`igresearch.fastpath` (the documented
-shape), so both turn the same values into the same cells.
+"""Coercion of decoded JSON values to the tables' types: a wrong type gives null, never an
+exception. :mod:`igresearch.extract` applies them to every value it reads (inlining their common
+case).
 """
 
 from __future__ import annotations
@@ -12,13 +11,6 @@ from typing import Any
 
 __all__ = [
     "MAX_EPOCH_S",
-    "as_dict",
-    "dict_items",
-    "edge_nodes",
-    "first_count",
-    "first_edge_node",
-    "first_item_value",
-    "get_in",
     "likes_and_hidden",
     "to_bool",
     "to_count",
@@ -32,40 +24,6 @@ _I64 = 2**63 - 1
 MAX_EPOCH_S = 4_102_444_800  # 2100-01-01: later "timestamps" are junk
 
 
-def get_in(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def first_item_value(items: Any, key: str) -> Any:
-    return (
-        items[0].get(key)
-        if isinstance(items, list) and items and isinstance(items[0], dict)
-        else None
-    )
-
-
-def dict_items(items: Any) -> list[dict[str, Any]]:
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def edge_nodes(connection: Any) -> list[dict[str, Any]]:
-    edges = connection.get("edges") if isinstance(connection, dict) else None
-    return [node for edge in dict_items(edges) if isinstance(node := edge.get("node"), dict)]
-
-
-def first_edge_node(connection: Any) -> dict[str, Any]:
-    nodes = edge_nodes(connection)
-    return nodes[0] if nodes else {}
-
-
 def likes_and_hidden(raw: Any, disabled: Any) -> tuple[int | None, bool | None]:
     """(like count, likes hidden): -1 or the disabled flag mean hidden."""
     hidden = to_int(raw) == -1 or disabled is True
@@ -73,13 +31,6 @@ def likes_and_hidden(raw: Any, disabled: Any) -> tuple[int | None, bool | None]:
     if hidden:
         return count, True
     return count, False if (disabled is False or count is not None) else None
-
-
-def first_count(*values: Any) -> int | None:
-    for value in values:
-        if (count := to_count(value)) is not None:
-            return count
-    return None
 
 
 def to_int(value: Any) -> int | None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import msgspec
+
 __all__ = ["Located", "failed", "locate_media", "normalise_code"]
 
 _MAX_DEPTH = 4
@@ -37,25 +39,28 @@ def normalise_code(value: Any) -> str | None:
 def failed(envelope: dict[str, Any]) -> bool:
     """Whether the vendor envelope signals failure: ``success: false``, ``failed: true`` or a
     ``code`` other than 0000/0/200 (the vendor's own client also accepts an empty code)."""
-
-    def flag(value: Any, expected: bool) -> bool:
-        return value is expected or (
-            isinstance(value, str) and value.lower() == str(expected).lower()
-        )
-
-    code = normalise_code(envelope.get("code"))
+    success, failure = envelope.get("success"), envelope.get("failed")
+    code = envelope.get("code")
+    if code == "0000" and success in (True, None) and failure in (False, None):
+        return False  # the documented success, decided at once
+    code = normalise_code(code)
     return (
-        flag(envelope.get("success"), False)
-        or flag(envelope.get("failed"), True)
+        _flag(success, False)
+        or _flag(failure, True)
         or (code is not None and code not in _SUCCESS_CODES)
     )
+
+
+def _flag(value: Any, expected: bool) -> bool:
+    """`value` is `expected`, as a boolean or as text in any case ("False", "true")."""
+    return value is expected or (isinstance(value, str) and value.lower() == str(expected).lower())
 
 
 class Located(NamedTuple):
     """Where a response keeps its media node; `node` is None when the post is unavailable."""
 
     shape: str
-    node: dict[str, Any] | None
+    node: Any
     reason: str | None = None
 
 
@@ -95,7 +100,8 @@ def _locate(payload: Any, parent: str, depth: int) -> Located | None:
         if key in payload:
             node = payload[key]
             shape = f"{parent}.{key}"
-            if isinstance(node, dict) and node:
+            # A Struct is the node as igresearch.decode decodes the documented shape.
+            if (isinstance(node, dict) and node) or isinstance(node, msgspec.Struct):
                 return Located(shape, node)
             return Located(shape, None, "media node is null")
     if isinstance(payload.get("graphql"), dict):

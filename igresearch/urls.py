@@ -7,6 +7,7 @@ quotes the input, says what was wrong and what to pass instead.
 
 from __future__ import annotations
 
+import base64
 import re
 from urllib.parse import urlsplit
 
@@ -20,7 +21,6 @@ __all__ = [
 ]
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_DIGIT = {char: value for value, char in enumerate(_ALPHABET)}
 _BASE = len(_ALPHABET)
 # The first 11 characters encode the media id; private posts append more after them.
 _ID_LENGTH = 11
@@ -174,10 +174,9 @@ def shortcode_to_media_id(shortcode: str) -> str:
     ):
         reason = "a shortcode is 1 to 40 characters from A-Z, a-z, 0-9, - and _"
         raise _error("a shortcode", shortcode, reason, _SHORTCODE_HINT)
-    media_id = 0
-    for char in shortcode[:_ID_LENGTH]:
-        media_id = media_id * _BASE + _DIGIT[char]
-    return str(media_id)
+    # The alphabet is base64url's: decode 12 digits (72 bits) at once, "A" being zero.
+    digits = shortcode[:_ID_LENGTH].rjust(_ID_LENGTH + 1, "A")
+    return str(int.from_bytes(base64.urlsafe_b64decode(digits), "big"))
 
 
 def media_id_to_shortcode(media_id: str | int) -> str:
