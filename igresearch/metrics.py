@@ -107,6 +107,7 @@ def like_rate() -> pl.Expr:
     Examples
     --------
     >>> import polars as pl
+    >>> from igresearch.metrics import like_rate
     >>> df = pl.DataFrame(
     ...     {"like_count": [5, None, 3], "likes_hidden": [False, True, False],
     ...      "play_count": [100, 100, 0]}
@@ -195,6 +196,7 @@ def with_rates(media: pl.DataFrame) -> pl.DataFrame:
     Examples
     --------
     >>> import polars as pl
+    >>> from igresearch.metrics import RATES, with_rates
     >>> from igresearch.schema import MEDIA_SCHEMA
     >>> media = pl.DataFrame(
     ...     [{"play_count": 1000, "like_count": 50, "comment_count": 10, "view_count": 400,
@@ -345,6 +347,7 @@ def engagement_by_owner(media: pl.DataFrame) -> pl.DataFrame:
     Examples
     --------
     >>> import polars as pl
+    >>> from igresearch.metrics import engagement_by_owner
     >>> from igresearch.schema import MEDIA_SCHEMA
     >>> media = pl.DataFrame(
     ...     [
