@@ -11,15 +11,15 @@ deleted, private or login-walled; ``response`` holds the envelope that said so) 
 (``error`` holds class, message and whether a retry may help). ``fetched_at`` is the response's
 ``Date`` header when there is one, so a replayed recording gives the same times.
 
-One writer at a time (a lock file, released by the OS even when the writer is killed); every
-record is flushed and synced before the next, so a killed process leaves at most one partial
-last line. Readers skip it, and the next writer truncates it before appending: the only rewrite
-ever made.
+One writer at a time: a lock file ``<archive>.lock`` (readable by its owner only) held with the
+operating system's file lock through :mod:`filelock`, which the OS releases even when the writer
+is killed. Every record is flushed and synced before the next, so a killed process leaves at
+most one partial last line. Readers skip it, and the next writer truncates it before
+appending: the only rewrite ever made.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections import Counter
@@ -29,6 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from .errors import ArchiveLockedError
 
@@ -51,26 +53,25 @@ class ArchiveWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
-        self._lock: Any = None
+        # Not thread-local: collect may leave the with block in another thread than it entered.
+        self._lock = FileLock(self._lock_path, mode=0o600, thread_local=False)
         self._file: Any = None
 
     def __enter__(self) -> ArchiveWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = self._lock_path.open("a+")
         try:
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
+            self._lock.acquire(blocking=False)
+        except Timeout:
             raise ArchiveLockedError(
                 f"Another collector is writing {self.path} (lock {self._lock_path}). Wait for "
                 "it to finish, or stop it; two writers would interleave records."
             ) from None
-        self._lock.seek(0)
-        self._lock.truncate()
-        self._lock.write(f"{os.getpid()}\n")
-        self._lock.flush()
-        _drop_partial_last_line(self.path)
-        self._file = self.path.open("ab")
+        try:
+            _drop_partial_last_line(self.path)
+            self._file = self.path.open("ab")
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
     def __exit__(
@@ -79,9 +80,10 @@ class ArchiveWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._file.close()
-        fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
-        self._lock.close()
+        try:
+            self._file.close()
+        finally:
+            self._lock.release()
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line, flushed and synced to disk."""

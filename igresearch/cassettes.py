@@ -55,7 +55,7 @@ class replay(contextlib.ContextDecorator):  # used like a function: `with replay
 
     Examples
     --------
-    >>> from igresearch import Client, replay
+    >>> from igresearch import Client, cassette_path, replay
     >>> with replay(cassette_path("documented_example.yaml")), Client() as client:
     ...     client.video_metadata("DLlGZiCOBQ0")["code"]
     '0000'

@@ -24,6 +24,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
+    >>> from igresearch.files import atomic_path
     >>> folder = Path(tempfile.mkdtemp())
     >>> with atomic_path(folder / "table.csv") as temporary:
     ...     _ = temporary.write_text("a,b\\n1,2\\n")

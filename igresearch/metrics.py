@@ -23,7 +23,9 @@ not at posting time.
 Tables:
 
 - ``latest(media)``: one row per reel, the snapshot with the greatest ``fetched_at``
-  (null ``fetched_at`` counts as oldest; among equals, the later row in the input wins).
+  (null ``fetched_at`` counts as oldest; among equals, the later row in the input wins);
+  ``latest(frame, by=[...])`` does the same for any key.
+- ``snapshots(media)``: one row per reel and ``fetched_at`` (the later row in the input wins).
 - ``engagement_by_owner(media)``: on ``latest(media)``, per account: ``n`` reels and, for each
   rate, ``<rate>_n`` (non-null values), ``<rate>_median``, ``<rate>_q25`` and ``<rate>_q75``
   (25th and 75th percentiles, linear interpolation; the IQR is q75 - q25).
@@ -35,7 +37,7 @@ Tables:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -49,7 +51,9 @@ __all__ = [
     "like_rate",
     "likes_per_follower",
     "reach",
+    "snapshots",
     "view_play_ratio",
+    "visible_likes",
     "with_rates",
 ]
 
@@ -67,11 +71,31 @@ def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     )
 
 
-def _likes() -> pl.Expr:
-    """like_count, or null when the owner hid likes."""
-    return (
-        pl.when(pl.col("likes_hidden").fill_null(False)).then(None).otherwise(pl.col("like_count"))
-    )
+def visible_likes() -> pl.Expr:
+    """``like_count``, or null when the owner hid likes (``likes_hidden`` true).
+
+    Every rate and figure counts likes through this expression.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from igresearch.metrics import visible_likes
+    >>> pl.DataFrame({"like_count": [5, 7, 3], "likes_hidden": [False, True, None]}).select(
+    ...     visible_likes()
+    ... )
+    shape: (3, 1)
+    ┌────────────┐
+    │ like_count │
+    │ ---        │
+    │ i64        │
+    ╞════════════╡
+    │ 5          │
+    │ null       │
+    │ 3          │
+    └────────────┘
+    """
+    hidden = pl.col("likes_hidden").fill_null(False)
+    return pl.when(hidden).then(None).otherwise(pl.col("like_count")).alias("like_count")
 
 
 def like_rate() -> pl.Expr:
@@ -83,6 +107,7 @@ def like_rate() -> pl.Expr:
     Examples
     --------
     >>> import polars as pl
+    >>> from igresearch.metrics import like_rate
     >>> df = pl.DataFrame(
     ...     {"like_count": [5, None, 3], "likes_hidden": [False, True, False],
     ...      "play_count": [100, 100, 0]}
@@ -99,7 +124,7 @@ def like_rate() -> pl.Expr:
     │ null      │
     └───────────┘
     """
-    return _ratio(_likes(), pl.col("play_count")).alias("like_rate")
+    return _ratio(visible_likes(), pl.col("play_count")).alias("like_rate")
 
 
 def comment_rate() -> pl.Expr:
@@ -113,7 +138,7 @@ def engagement_rate() -> pl.Expr:
     Null when likes are hidden, comment_count is null, or play_count is null or 0: a reel with
     hidden likes has no engagement rate rather than one that counts comments only.
     """
-    interactions = _likes() + pl.col("comment_count")
+    interactions = visible_likes() + pl.col("comment_count")
     return _ratio(interactions, pl.col("play_count")).alias("engagement_rate")
 
 
@@ -131,7 +156,7 @@ def likes_per_follower() -> pl.Expr:
 
     Null when likes are hidden or the follower count is null or 0.
     """
-    return _ratio(_likes(), pl.col("owner_follower_count")).alias("likes_per_follower")
+    return _ratio(visible_likes(), pl.col("owner_follower_count")).alias("likes_per_follower")
 
 
 def view_play_ratio() -> pl.Expr:
@@ -171,6 +196,7 @@ def with_rates(media: pl.DataFrame) -> pl.DataFrame:
     Examples
     --------
     >>> import polars as pl
+    >>> from igresearch.metrics import RATES, with_rates
     >>> from igresearch.schema import MEDIA_SCHEMA
     >>> media = pl.DataFrame(
     ...     [{"play_count": 1000, "like_count": 50, "comment_count": 10, "view_count": 400,
@@ -190,31 +216,114 @@ def with_rates(media: pl.DataFrame) -> pl.DataFrame:
     return media.with_columns(*(rate() for rate in RATES.values()))
 
 
-def latest(media: pl.DataFrame) -> pl.DataFrame:
-    """The newest snapshot of each reel: one row per ``media_id``.
+def latest(media: pl.DataFrame, *, by: str | Sequence[str] = "media_id") -> pl.DataFrame:
+    """The newest snapshot of each reel: one row per ``media_id`` (or per key `by`).
 
     The row with the greatest ``fetched_at`` wins; rows with null ``fetched_at`` count as
     the oldest, and among equal ``fetched_at`` the later row in the input wins. Rows keep the
-    input's column order and are returned in input order of the rows kept. A row with a null
-    ``media_id`` cannot be matched to others and is kept as it is.
+    input's column order and are returned in input order of the rows kept. A row whose first
+    key column is null cannot be matched to others and is kept as it is.
 
     Parameters
     ----------
     media
-        The media table, possibly with several rows (snapshots) per reel.
+        The media table, possibly with several rows (snapshots) per reel; any frame with a
+        ``fetched_at`` column and the key columns.
+    by
+        The key: a column name or a sequence of names (e.g. ``["comment_id"]``, or
+        ``["parent_media_id", "position", "fetched_at"]`` for the children table).
 
     Returns
     -------
     pl.DataFrame
-        The same columns, one row per reel.
+        The same columns, one row per key.
+
+    Raises
+    ------
+    ValueError
+        If `by` names no column.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> import polars as pl
+    >>> from igresearch.metrics import latest
+    >>> frame = pl.DataFrame(
+    ...     {
+    ...         "parent": ["a", "a", "a", None],
+    ...         "position": [0, 1, 0, 0],
+    ...         "fetched_at": [datetime(2026, 1, 2), datetime(2026, 1, 1), None, None],
+    ...         "plays": [20, 5, 10, 1],
+    ...     }
+    ... )
+    >>> latest(frame, by=["parent", "position"])
+    shape: (3, 4)
+    ┌────────┬──────────┬─────────────────────┬───────┐
+    │ parent ┆ position ┆ fetched_at          ┆ plays │
+    │ ---    ┆ ---      ┆ ---                 ┆ ---   │
+    │ str    ┆ i64      ┆ datetime[μs]        ┆ i64   │
+    ╞════════╪══════════╪═════════════════════╪═══════╡
+    │ a      ┆ 0        ┆ 2026-01-02 00:00:00 ┆ 20    │
+    │ a      ┆ 1        ┆ 2026-01-01 00:00:00 ┆ 5     │
+    │ null   ┆ 0        ┆ null                ┆ 1     │
+    └────────┴──────────┴─────────────────────┴───────┘
     """
+    key = [by] if isinstance(by, str) else list(by)
+    if not key:
+        raise ValueError("latest(by=...) needs at least one key column.")
     if media.is_empty():
         return media
     ordered = media.with_row_index("_order").sort(["fetched_at", "_order"], nulls_last=False)
-    keyed = ordered.filter(pl.col("media_id").is_not_null())
-    unkeyed = ordered.filter(pl.col("media_id").is_null())
-    newest = keyed.unique(subset="media_id", keep="last", maintain_order=True)
+    keyed = ordered.filter(pl.col(key[0]).is_not_null())
+    unkeyed = ordered.filter(pl.col(key[0]).is_null())
+    newest = keyed.unique(subset=key, keep="last", maintain_order=True)
     return pl.concat([newest, unkeyed]).sort("_order").drop("_order")
+
+
+def snapshots(media: pl.DataFrame) -> pl.DataFrame:
+    """Each reel's snapshots in time: one row per ``media_id`` and ``fetched_at``.
+
+    Rows with a null ``media_id`` or ``fetched_at`` cannot be placed in time and are left out;
+    of rows with the same ``media_id`` and ``fetched_at`` the later one in the input is kept.
+
+    Parameters
+    ----------
+    media
+        The media table (any frame with ``media_id`` and ``fetched_at``).
+
+    Returns
+    -------
+    pl.DataFrame
+        The same columns, sorted by ``media_id`` and ``fetched_at``.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> import polars as pl
+    >>> from igresearch.metrics import snapshots
+    >>> media = pl.DataFrame(
+    ...     {
+    ...         "media_id": ["2", "1", "1", "1", None],
+    ...         "fetched_at": [datetime(2026, 1, 1)] * 3 + [None, datetime(2026, 1, 1)],
+    ...         "play_count": [7, 10, 12, 99, 1],
+    ...     }
+    ... )
+    >>> snapshots(media)
+    shape: (2, 3)
+    ┌──────────┬─────────────────────┬────────────┐
+    │ media_id ┆ fetched_at          ┆ play_count │
+    │ ---      ┆ ---                 ┆ ---        │
+    │ str      ┆ datetime[μs]        ┆ i64        │
+    ╞══════════╪═════════════════════╪════════════╡
+    │ 1        ┆ 2026-01-01 00:00:00 ┆ 12         │
+    │ 2        ┆ 2026-01-01 00:00:00 ┆ 7          │
+    └──────────┴─────────────────────┴────────────┘
+    """
+    return (
+        media.filter(pl.col("media_id").is_not_null() & pl.col("fetched_at").is_not_null())
+        .sort(["media_id", "fetched_at"], maintain_order=True)
+        .unique(subset=["media_id", "fetched_at"], keep="last", maintain_order=True)
+    )
 
 
 def engagement_by_owner(media: pl.DataFrame) -> pl.DataFrame:
@@ -238,6 +347,7 @@ def engagement_by_owner(media: pl.DataFrame) -> pl.DataFrame:
     Examples
     --------
     >>> import polars as pl
+    >>> from igresearch.metrics import engagement_by_owner
     >>> from igresearch.schema import MEDIA_SCHEMA
     >>> media = pl.DataFrame(
     ...     [
@@ -314,13 +424,7 @@ def growth(media: pl.DataFrame) -> pl.DataFrame:
         ``comments_per_hour``, ``age_hours`` (Float64); sorted by ``media_id`` and
         ``from_fetched_at``.
     """
-    timed = media.filter(pl.col("media_id").is_not_null() & pl.col("fetched_at").is_not_null())
-    snapshots = (
-        timed.with_row_index("_order")
-        .sort(["media_id", "fetched_at", "_order"])
-        .unique(subset=["media_id", "fetched_at"], keep="last", maintain_order=True)
-        .with_columns(_likes().alias("_likes"))
-    )
+    timed = snapshots(media).with_columns(visible_likes().alias("_likes"))
 
     def previous(name: str) -> pl.Expr:
         return pl.col(name).shift(1).over("media_id", order_by="fetched_at")
@@ -330,7 +434,7 @@ def growth(media: pl.DataFrame) -> pl.DataFrame:
 
     counts = {"plays": "play_count", "likes": "_likes", "comments": "comment_count"}
     return (
-        snapshots.with_columns(
+        timed.with_columns(
             previous("fetched_at").alias("from_fetched_at"),
             *(
                 (pl.col(column) - previous(column)).alias(f"{name}_delta")

@@ -38,7 +38,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import PercentFormatter
 
-from .metrics import RATES, latest, with_rates
+from .files import atomic_path
+from .metrics import RATES, latest, snapshots, visible_likes, with_rates
 
 __all__ = [
     "FIGSIZE",
@@ -452,23 +453,19 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
         One line in ``ax.lines`` per reel, its points in fetch order, labelled with its
         shortcode (its media id when the shortcode is null).
     """
-    usable = (
-        media.filter(
-            pl.col("media_id").is_not_null()
-            & pl.col("fetched_at").is_not_null()
-            & pl.col("taken_at").is_not_null()
-            & (pl.col("play_count") > 0)
-        )
-        .with_row_index("_order")
-        .sort(["media_id", "fetched_at", "_order"])
-        .unique(subset=["media_id", "fetched_at"], keep="last", maintain_order=True)
-        .with_columns(
-            ((pl.col("fetched_at") - pl.col("taken_at")).dt.total_microseconds() / 3.6e9).alias(
-                "_hours"
-            ),
-            pl.len().over("media_id").alias("_snapshots"),
-            pl.col("_order").min().over("media_id").alias("_first"),
-        )
+    drawable = media.filter(
+        pl.col("fetched_at").is_not_null()
+        & pl.col("taken_at").is_not_null()
+        & (pl.col("play_count") > 0)
+    )
+    usable = snapshots(
+        # a reel's first row in the input, so lines (and colours) follow the input's order
+        drawable.with_row_index("_first").with_columns(pl.col("_first").min().over("media_id"))
+    ).with_columns(
+        ((pl.col("fetched_at") - pl.col("taken_at")).dt.total_microseconds() / 3.6e9).alias(
+            "_hours"
+        ),
+        pl.len().over("media_id").alias("_snapshots"),
     )
     curves = usable.filter(pl.col("_snapshots") >= 2).sort(["_first", "fetched_at"])
     reel_ids = curves["media_id"].unique(maintain_order=True).to_list()
@@ -537,16 +534,10 @@ def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str]) -> Path:
         shown = repr(extension) if extension else "no extension"
         raise ValueError(f"Cannot save a figure with {shown} ({target}): use .png, .svg or .pdf.")
     fmt = _FORMATS[extension]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.part")
-    try:
-        with mpl.rc_context({"svg.hashsalt": "igresearch"}):
-            fig.get_figure(root=True).savefig(
-                temporary, format=fmt, dpi=_PNG_DPI, metadata=_METADATA[fmt]
-            )
-        temporary.replace(target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(target) as temporary, mpl.rc_context({"svg.hashsalt": "igresearch"}):
+        fig.get_figure(root=True).savefig(
+            temporary, format=fmt, dpi=_PNG_DPI, metadata=_METADATA[fmt]
+        )
     return target
 
 
@@ -753,10 +744,7 @@ def _require_columns(media: pl.DataFrame, columns: dict[str, str]) -> None:
 
 
 def _hide_likes(column: str) -> pl.Expr:
-    if column != "like_count":
-        return pl.col(column)
-    hidden = pl.col("likes_hidden").fill_null(False)
-    return pl.when(hidden).then(None).otherwise(pl.col(column)).alias(column)
+    return visible_likes() if column == "like_count" else pl.col(column)
 
 
 def _group_label(column: str) -> pl.Expr:

@@ -121,6 +121,7 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
 
     Examples
     --------
+    >>> from igresearch.pseudonymize import pseudonymize
     >>> from igresearch.tables import to_tables
     >>> from igresearch.testing import FakeAPI
     >>> tables = pseudonymize(to_tables(FakeAPI.media_for("DLlGZiCOBQ0")), "example salt")

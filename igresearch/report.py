@@ -17,6 +17,7 @@ import polars as pl
 
 from . import __version__
 from .archive import Attrition
+from .files import write_text
 from .schema import SCHEMA_VERSION, data_dictionary
 from .tables import Tables, read_tables, to_tables
 
@@ -86,19 +87,13 @@ def write_report(
     written = tables.write(folder / "tables", metadata=metadata)
     written += tables.write(folder / "tables", format="csv")
     written += save_all(tables.media, folder / "figures", formats=("png", "svg"))
-    dictionary = folder / "data-dictionary.md"
-    dictionary.write_text(data_dictionary(), encoding="utf-8")
-    written.append(dictionary)
+    written.append(write_text(folder / "data-dictionary.md", data_dictionary()))
     provenance["checksums"] = {str(p.relative_to(folder)): _sha256(p) for p in sorted(written)}
-    (folder / "provenance.json").write_text(
-        json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    write_text(folder / "provenance.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     provenance["checksums"]["provenance.json"] = _sha256(folder / "provenance.json")
     citation = dataset_citation(folder)
-    (folder / "report.md").write_text(_markdown(provenance, tables, citation), encoding="utf-8")
-    page = folder / "report.html"
-    page.write_text(_html(provenance, tables, citation), encoding="utf-8")
-    return page
+    write_text(folder / "report.md", _markdown(provenance, tables, citation))
+    return write_text(folder / "report.html", _html(provenance, tables, citation))
 
 
 def _provenance(

@@ -80,6 +80,7 @@ def locate_media(payload: Any) -> Located | None:
 
     Examples
     --------
+    >>> from igresearch.shapes import locate_media
     >>> locate_media({"data": {"xdt_shortcode_media": None}, "status": "ok"})
     Located(shape='data.xdt_shortcode_media', node=None, reason='media node is null')
     """

@@ -120,6 +120,7 @@ def to_tables(source: Any) -> Tables:
 
     Examples
     --------
+    >>> from igresearch.tables import to_tables
     >>> from igresearch.testing import FakeAPI
     >>> tables = to_tables(FakeAPI.media_for("DLlGZiCOBQ0"))
     >>> tables

@@ -71,9 +71,31 @@ delays every answer. The server never prints access logs.
 
 Run ``python -m igresearch.testing`` to serve the fake in the foreground until Ctrl-C.
 
+Network block
+-------------
+:func:`block_network` makes sure a study's tests, notebooks or scripts never reach the paid API
+(or anything else) by accident: from then on, in this process, connecting to any address but
+127.0.0.1 or ::1 (``socket.socket.connect``, ``connect_ex``, ``sendto``), or looking up any
+name but ``localhost`` (``socket.getaddrinfo``, ``gethostbyname``, ``gethostbyname_ex``),
+raises :class:`NetworkBlockedError` before a packet is sent; requests turns it into a
+``requests.ConnectionError``. Only these exact addresses pass, not all of 127.0.0.0/8: the
+fake listens on 127.0.0.1, and another loopback address such as 127.0.0.2 proves the block
+works without a packet ever leaving the machine. :func:`network_blocked` is the same for a
+``with`` block, restored when it ends.
+
+The block is switched on
+
+- by the pytest plugin (:mod:`igresearch.pytest_plugin`) for the whole session, which also sets
+  ``IGRESEARCH_OFFLINE=1`` for the session, so subprocesses and notebook kernels started by the
+  tests inherit it;
+- by ``import igresearch`` when the environment variable ``IGRESEARCH_OFFLINE`` is ``1``: a
+  kernel or script is blocked from the moment it imports igresearch. Without the variable,
+  importing igresearch changes nothing.
+
 Examples
 --------
->>> import json, urllib.request
+>>> import json, urllib.error, urllib.request
+>>> from igresearch.testing import FakeAPI
 >>> with FakeAPI() as api:
 ...     api.enqueue("rate_limited")
 ...     request = urllib.request.Request(
@@ -117,9 +139,20 @@ from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
+from ._network_block import ALLOWED_HOSTS, NetworkBlockedError, block_network, network_blocked
 from .urls import shortcode_to_media_id
 
-__all__ = ["BEHAVIOURS", "FakeAPI", "RecordedRequest", "envelope", "main"]
+__all__ = [
+    "ALLOWED_HOSTS",
+    "BEHAVIOURS",
+    "FakeAPI",
+    "NetworkBlockedError",
+    "RecordedRequest",
+    "block_network",
+    "envelope",
+    "main",
+    "network_blocked",
+]
 
 HOST: Final = "127.0.0.1"
 BASE_PATH: Final = "/serve/api/v2"
@@ -265,6 +298,7 @@ class FakeAPI:
 
     Examples
     --------
+    >>> from igresearch.testing import FakeAPI
     >>> with FakeAPI() as api:
     ...     api.base_url.startswith("http://127.0.0.1:")
     True

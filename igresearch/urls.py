@@ -70,6 +70,7 @@ def parse_shortcode(text: str) -> str:
 
     Examples
     --------
+    >>> from igresearch.urls import parse_shortcode
     >>> parse_shortcode(" https://www.instagram.com/reel/DLlGZiCOBQ0/?igsh=MWQ1ZGUxMzBkMA== ")
     'DLlGZiCOBQ0'
     >>> parse_shortcode("instagram.com/humansofny/p/DLlGZiCOBQ0")
@@ -133,6 +134,7 @@ def canonical_url(shortcode_or_url: str) -> str:
 
     Examples
     --------
+    >>> from igresearch.urls import canonical_url
     >>> canonical_url("http://m.instagram.com/p/DLlGZiCOBQ0#comments")
     'https://www.instagram.com/reel/DLlGZiCOBQ0/'
     """
@@ -164,6 +166,7 @@ def shortcode_to_media_id(shortcode: str) -> str:
 
     Examples
     --------
+    >>> from igresearch.urls import shortcode_to_media_id
     >>> shortcode_to_media_id("DLlGZiCOBQ0")
     '3667365614373573684'
     """
@@ -201,6 +204,7 @@ def media_id_to_shortcode(media_id: str | int) -> str:
 
     Examples
     --------
+    >>> from igresearch.urls import media_id_to_shortcode
     >>> media_id_to_shortcode(3667365614373573684)
     'DLlGZiCOBQ0'
     >>> media_id_to_shortcode("3667365614373573684_25025320")

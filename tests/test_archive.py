@@ -71,6 +71,46 @@ def test_a_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None
         writer.append(record("AAAAAAAAAAA", "ok"))
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_the_lock_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path):
+        assert (tmp_path / "a.jsonl.lock").stat().st_mode & 0o777 == 0o600
+
+
+def test_igresearch_imports_and_writes_an_archive_without_fcntl(tmp_path: Path) -> None:
+    """Windows has no fcntl: importing igresearch and using the archive must not need it."""
+    path = tmp_path / "a.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+
+        class NoFcntl(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "fcntl":
+                    raise ImportError("no fcntl here, as on Windows")
+                return None
+
+        sys.meta_path.insert(0, NoFcntl())
+        import igresearch
+        from igresearch.archive import ArchiveWriter, read_archive
+        from igresearch.errors import ArchiveLockedError
+
+        assert "fcntl" not in sys.modules
+        with ArchiveWriter({str(path)!r}) as writer:
+            writer.append({{"archive_version": 1, "shortcode": "AAAAAAAAAAA"}})
+            try:
+                ArchiveWriter({str(path)!r}).__enter__()
+            except ArchiveLockedError:
+                print("refused")
+        print([r["shortcode"] for r in read_archive({str(path)!r})])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["refused", "['AAAAAAAAAAA']"]
+
+
 def test_the_lock_dies_with_a_killed_writer(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     script = textwrap.dedent(

@@ -17,6 +17,8 @@ from igresearch.metrics import (
     engagement_by_owner,
     growth,
     latest,
+    snapshots,
+    visible_likes,
     with_rates,
 )
 from igresearch.schema import MEDIA_SCHEMA
@@ -145,6 +147,75 @@ def test_latest_tie_goes_to_later_row() -> None:
 
 def test_latest_of_empty_table() -> None:
     assert_frame_equal(latest(media()), media())
+
+
+def test_latest_by_a_multi_column_key() -> None:
+    """The children table's key: the newest row per (parent, position, fetched_at)."""
+    schema = {
+        "parent_media_id": pl.String,
+        "position": pl.Int64,
+        "fetched_at": pl.Datetime("us", "UTC"),
+        "n": pl.Int64,
+    }
+    rows = [
+        ("a", 0, hours(1), 1),
+        ("a", 1, hours(1), 2),
+        ("a", 0, hours(1), 3),  # same key as the first row, later in the input: wins
+        ("a", 0, hours(2), 4),  # another fetch: another key
+        (None, 0, hours(1), 5),  # no parent: kept as it is, however often
+        (None, 0, hours(1), 6),
+        ("b", 0, None, 7),
+        ("b", 0, None, 8),  # null fetched_at is part of the key: the later row wins
+        ("a", None, hours(1), 9),  # a null later key column still matches like a value
+        ("a", None, hours(1), 10),
+    ]
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    result = latest(frame, by=["parent_media_id", "position", "fetched_at"])
+    assert result.schema == frame.schema
+    assert result["n"].to_list() == [2, 3, 4, 5, 6, 8, 10]
+    assert latest(frame, by=("parent_media_id", "position", "fetched_at")).equals(result)
+
+
+def test_latest_by_one_column_given_as_a_name_or_a_list() -> None:
+    frame = media(
+        {"media_id": "1", "shortcode": "A", "play_count": 1, "fetched_at": hours(2)},
+        {"media_id": "2", "shortcode": "A", "play_count": 2, "fetched_at": hours(1)},
+        {"media_id": "3", "shortcode": "B", "play_count": 3, "fetched_at": None},
+    )
+    assert latest(frame, by="shortcode")["play_count"].to_list() == [1, 3]
+    assert_frame_equal(latest(frame, by=["shortcode"]), latest(frame, by="shortcode"))
+    assert_frame_equal(latest(frame, by="media_id"), latest(frame))
+    with pytest.raises(ValueError, match="at least one key column"):
+        latest(frame, by=[])
+
+
+# --- snapshots and hidden likes: one definition, used by growth and the figures ----------------
+
+
+def test_snapshots_keep_the_later_duplicate_and_drop_untimed_rows() -> None:
+    frame = media(
+        {"media_id": "2", "fetched_at": hours(1), "play_count": 1},
+        {"media_id": "1", "fetched_at": hours(3), "play_count": 2},
+        {"media_id": "1", "fetched_at": hours(0), "play_count": 3},
+        {"media_id": "1", "fetched_at": hours(3), "play_count": 4},
+        {"media_id": "1", "fetched_at": None, "play_count": 5},
+        {"media_id": None, "fetched_at": hours(0), "play_count": 6},
+    )
+    result = snapshots(frame)
+    assert result.schema == MEDIA_SCHEMA
+    assert result.select("media_id", "play_count").rows() == [("1", 3), ("1", 4), ("2", 1)]
+
+
+def test_visible_likes_are_null_only_when_hidden() -> None:
+    frame = media(
+        {"like_count": 5, "likes_hidden": False},
+        {"like_count": 7, "likes_hidden": True},
+        {"like_count": 3, "likes_hidden": None},
+        {"like_count": None, "likes_hidden": False},
+    )
+    result = frame.select(visible_likes())
+    assert result.schema == pl.Schema({"like_count": pl.Int64})
+    assert result["like_count"].to_list() == [5, None, 3, None]
 
 
 # --- engagement_by_owner -----------------------------------------------------------------------

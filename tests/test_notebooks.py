@@ -1,11 +1,12 @@
 """The notebooks in notebooks/: each runs top to bottom, offline and without a key, and is
 committed clean (no outputs, no execution counts) and ending in an assert cell.
 
-Each notebook runs in its own kernel (a separate process, started by nbclient), so the socket
-block of tests/conftest.py does not reach it: a first cell, added to the in-memory copy only,
-installs the same block in the kernel. The kernel starts with no ``MEMORIES_API_KEY`` (and no
-``MEMORIES_BASE_URL``), so the paid cells of 03_collect_your_own skip and every request must come
-from a cassette; a failing cell raises ``CellExecutionError``.
+Each notebook runs in its own kernel (a separate process, started by nbclient), which inherits
+``IGRESEARCH_OFFLINE=1`` from the test session, so ``import igresearch`` in the kernel switches
+igresearch's network block on; a first cell, added to the in-memory copy only, checks that.
+The kernel starts with no ``MEMORIES_API_KEY`` (and no ``MEMORIES_BASE_URL``), so the paid cells
+of 03_collect_your_own skip and every request must come from a cassette; a failing cell raises
+``CellExecutionError``.
 """
 
 from __future__ import annotations
@@ -21,39 +22,28 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = {"01_quickstart.ipynb", "02_engagement_study.ipynb", "03_collect_your_own.ipynb"}
 
-# Run first in every kernel: any connection or name lookup beyond loopback raises.
-NETWORK_GUARD = """
-import socket as _socket
+# Run first in every kernel: the kernel inherited IGRESEARCH_OFFLINE=1 from the test session (the
+# pytest plugin sets it), so importing igresearch switches the network block on; prove it.
+OFFLINE_CHECK = """
+import os, socket
+import igresearch
+from igresearch.testing import NetworkBlockedError
 
-_ALLOWED = frozenset({"127.0.0.1", "::1", "localhost"})
-_real_connect, _real_connect_ex = _socket.socket.connect, _socket.socket.connect_ex
-_real_getaddrinfo = _socket.getaddrinfo
-
-
-def _check(family, address):
-    if family in (_socket.AF_INET, _socket.AF_INET6) and address[0] not in _ALLOWED:
-        raise OSError(f"notebook tests may only connect to 127.0.0.1, not {address[0]!r}")
-
-
-def _connect(self, address):
-    _check(self.family, address)
-    return _real_connect(self, address)
-
-
-def _connect_ex(self, address):
-    _check(self.family, address)
-    return _real_connect_ex(self, address)
-
-
-def _getaddrinfo(host, *args, **kwargs):
-    if host is not None and str(host) not in _ALLOWED:
-        raise OSError(f"notebook tests may not resolve {host!r}")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-_socket.socket.connect = _connect
-_socket.socket.connect_ex = _connect_ex
-_socket.getaddrinfo = _getaddrinfo
+assert os.environ["IGRESEARCH_OFFLINE"] == "1"
+with socket.socket() as sock:
+    try:
+        sock.connect(("127.0.0.2", 9))  # loopback: nothing leaves the machine even if not blocked
+    except NetworkBlockedError:
+        pass
+    else:
+        raise AssertionError("the kernel may connect to 127.0.0.2")
+assert socket.getaddrinfo.__module__.startswith("igresearch.")  # so no resolver is ever asked
+try:
+    socket.getaddrinfo("example.invalid", 443)
+except NetworkBlockedError:
+    pass
+else:
+    raise AssertionError("the kernel may look up names")
 """
 
 
@@ -104,7 +94,7 @@ def test_notebook_runs_offline_without_a_key(
     monkeypatch.delenv("MEMORIES_BASE_URL", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = _read(path)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(NETWORK_GUARD))
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(OFFLINE_CHECK))
     client = NotebookClient(
         notebook,
         timeout=300,

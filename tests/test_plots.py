@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 import pytest
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 from matplotlib.text import Text
@@ -451,6 +452,21 @@ def test_save_figure_replaces_existing_file(tmp_path: Path) -> None:
     target.write_bytes(b"old")
     plots.save_figure(plots.growth_curves(sample()).figure, target)
     assert target.read_bytes().startswith(b"\x89PNG")
+
+
+def test_save_figure_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    class Broken(Artist):
+        def draw(self, renderer: Any) -> None:
+            raise RuntimeError("cannot draw")
+
+    target = tmp_path / "fig.svg"
+    target.write_bytes(b"old")
+    figure = plots.growth_curves(sample()).figure
+    figure.add_artist(Broken())
+    with pytest.raises(RuntimeError, match="cannot draw"):
+        plots.save_figure(figure, target)
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]
 
 
 @pytest.mark.parametrize(("name", "shown"), [("fig.jpg", "'.jpg'"), ("fig", "no extension")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from igresearch.demo import run_demo
 from igresearch.report import software_citation, write_report
 
 ROOT = Path(__file__).parent.parent
+RENAMED: list[Path] = []  # every file the report fixture's build moved into place
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +32,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def report(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    page = write_report(demo / "archive.jsonl", out)
+    rename = os.replace
+
+    def recorded(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        RENAMED.append(Path(target))
+        rename(source, target)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "replace", recorded)
+        page = write_report(demo / "archive.jsonl", out)
     assert page == out / "report.html"
     return out
+
+
+def test_every_file_is_written_whole_then_renamed_into_place(report: Path) -> None:
+    """Written through igresearch.files: a reader never sees half a file, and a failed write
+    leaves an older report as it was."""
+    written = {path for path in report.rglob("*") if path.is_file()}
+    assert {"report.html", "report.md", "provenance.json", "data-dictionary.md"} <= {
+        path.name for path in written
+    }
+    assert set(RENAMED) == written
+    assert len(RENAMED) == len(written), "each file is written once"
 
 
 def test_the_report_states_window_channels_outcomes_and_attrition(report: Path) -> None:
