@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -192,16 +192,11 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
     sys.exit(exit_code(summary))
 
 
-@contextlib.contextmanager
-def _replaying(cassette: str | None) -> Iterator[None]:
-    """Inside: every client answers from `cassette` (when given)."""
-    if cassette is None:
-        yield
-        return
+def _replaying(cassette: str | None) -> contextlib.AbstractContextManager[Any]:
+    """Inside: every client made answers from `cassette`, when given."""
     from .cassettes import replay
 
-    with replay(cassette):
-        yield
+    return replay(cassette) if cassette else contextlib.nullcontext()
 
 
 @main.command()
@@ -319,11 +314,10 @@ def record(
     from .cassettes import replay
 
     entries = _entries(urls, from_file)
-    with contextlib.ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    with tempfile.TemporaryDirectory() as folder:
         try:
-            recorder = stack.enter_context(replay(cassette, mode="new_episodes"))
-            summary = _run(entries, archive or folder / "archive.jsonl", **options)
+            with replay(cassette, mode="new_episodes") as recorder:
+                summary = _run(entries, archive or Path(folder) / "archive.jsonl", **options)
         except IgResearchError as error:
             _fail(error)
     click.echo(f"Cassette: {cassette} ({_count(recorder.recorded, 'new recording')})", err=True)
