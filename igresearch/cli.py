@@ -305,11 +305,13 @@ def record(
     **options: Any,
 ) -> None:
     """Record a cassette from the live API (paid; needs MEMORIES_API_KEY). Replay it later
-    with igresearch.replay(cassette), or --replay, with no key and no network.
+    with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with no key and no
+    network.
 
     A collect run whose answers are also recorded: URLs the cassette already holds are
     answered from it and not paid for again; new answers are added, earlier ones kept.
-    Exit status as for collect.
+    Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
+    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
     """
     from .cassettes import replay
 
