@@ -3,8 +3,8 @@
 Records 1,000 interactions against the fake API (loopback), then times (medians of 3 runs):
 - live: 1,000 requests to the fake API with no cassette;
 - replay: the same 1,000 requests under igresearch.replay (cassette loading included);
-- stock vcrpy (once): the same cassette and matchers with vcrpy's own Cassette, which scans every
-  interaction for every request.
+- stock vcrpy (once): the same cassette with vcrpy's use_cassette and the same matching (method,
+  endpoint, body meaning), which patches http.client and scans every interaction per request.
 Targets: replay no slower than 2x live; per-request cost flat (last 10% of requests at most
 1.5x the first 10%).
 
@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from igresearch.cassettes import _vcr, replay
+from igresearch.cassettes import _endpoint, body_meaning, replay
 from igresearch.client import Client
 from igresearch.testing import FakeAPI
 
@@ -47,8 +47,16 @@ def timed_requests(
 
 
 def stock_vcrpy(path: Path) -> Callable[[], AbstractContextManager[Any]]:
+    import vcr
+
+    recorder = vcr.VCR(match_on=["method", "endpoint", "meaning"])
+    recorder.register_matcher("endpoint", lambda r1, r2: _endpoint(r1.uri) == _endpoint(r2.uri))
+    recorder.register_matcher(
+        "meaning", lambda r1, r2: body_meaning(r1.body) == body_meaning(r2.body)
+    )
+
     def context() -> AbstractContextManager[Any]:
-        return _vcr().use_cassette(str(path), record_mode="none")  # type: ignore[no-any-return]
+        return recorder.use_cassette(str(path), record_mode="none")  # type: ignore[no-any-return]
 
     return context
 

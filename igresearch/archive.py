@@ -32,7 +32,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .errors import ArchiveLockedError
+from .errors import ArchiveLockedError, MediaUnavailableError
+from .shapes import locate_media
 
 __all__ = [
     "ARCHIVE_VERSION",
@@ -173,9 +174,8 @@ class Attrition:
     """What an archive holds: outcome counts and the posts that were not stored."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    lost: list[tuple[str, str, str, str]] = field(
-        default_factory=list
-    )  # url, channel, outcome, why
+    #: (url, channel, outcome, reason): the reason says why, without repeating the URL.
+    lost: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     @classmethod
     def of(cls, path: str | os.PathLike[str]) -> Attrition:
@@ -194,7 +194,13 @@ class Attrition:
 
 
 def _reason(record: dict[str, Any]) -> str:
+    """Why a post was not stored, without its URL (which goes beside it)."""
     error = record.get("error")
-    if isinstance(error, dict):
-        return f"{error.get('class')}: {error.get('message')}"
-    return "no reason recorded"
+    if not isinstance(error, dict):
+        return "no reason recorded"
+    located = (
+        locate_media(record.get("response")) if record.get("outcome") == "unavailable" else None
+    )
+    if located is not None and located.node is None:
+        return f"{error.get('class')}: {MediaUnavailableError.why(located.reason)}."
+    return f"{error.get('class')}: {error.get('message')}"

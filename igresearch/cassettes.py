@@ -1,8 +1,14 @@
-"""Recording and offline replay of API calls (vcrpy cassettes), shared by notebooks and tests.
+"""Recording and offline replay of API calls: a requests transport over vcrpy-format cassettes.
 
-``with replay("cassettes/demo.yaml"):`` makes every request the client sends (single fetches and
-``collect``) come from the cassette; code above the client cannot tell a replay from the network.
-Cassettes stay ordinary vcrpy cassettes, with three project settings:
+``replay(path)`` is an HTTP transport (a requests adapter) for :class:`~igresearch.client.Client`:
+it answers from a cassette and, in a recording mode, sends what the cassette lacks to the API and
+keeps the answer. ``with replay(path):`` makes it the transport of every client made inside the
+block, in this thread and in the workers of ``collect``; ``Client(transport=...)`` names it
+explicitly. Code above the client cannot tell a replay from the network, and nothing outside the
+client is patched, so two replays in two threads never meet.
+
+Cassettes are ordinary vcrpy YAML files (``vcr.use_cassette(path)`` loads them), read with
+PyYAML's safe loader, with three project settings:
 
 - **Safe:** the ``Authorization`` header, cookies, and any other header, body or URL text equal to
   the key are removed before an interaction is kept in memory, so nothing written holds the key.
@@ -11,37 +17,65 @@ Cassettes stay ordinary vcrpy cassettes, with three project settings:
   ``/instagram/video/metadata``) and the body's meaning (channel and shortcode, so key order,
   whitespace and URL forms do not matter), not on host or base path. Several recordings of the
   same request replay in recorded order.
-- **Fast:** interactions are indexed by that match key, so replay costs the same per request
-  whatever the cassette's size (stock vcrpy scans every interaction for every request).
+- **Fast and ordered:** interactions are indexed by that match key, so replay costs the same per
+  request whatever the cassette's size. Recordings are written in a fixed order (run, position of
+  the URL in the input, attempt) whatever the number of threads, atomically, when the block ends.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import functools
+import io
 import json
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar, Token
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from requests import PreparedRequest, Response
+from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
 from .errors import CassetteError, InvalidURLError
-from .urls import parse_shortcode
+from .files import write_bytes
+from .urls import canonical_url, parse_shortcode
 
-__all__ = ["MODES", "replay"]
+__all__ = ["MODES", "active", "cassette_path", "read_cassette", "replay", "set_position"]
 
 MODES = ("none", "once", "new_episodes", "all")
 REDACTED = "<REDACTED>"
 
-_active: list[replay] = []  # process-wide: collect's worker threads must see it too
-_active_lock = threading.Lock()
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+_active: ContextVar[replay | None] = ContextVar("igresearch_replay", default=None)
+# (run, position): which input of which run the requests made in this context answer.
+_position: ContextVar[tuple[object, int] | None] = ContextVar("igresearch_position", default=None)
 
 
-class replay(contextlib.ContextDecorator):  # used like a function: `with replay(...)`
-    """Replay (or record) the API calls made inside a ``with`` block or a decorated function.
+def active() -> replay | None:
+    """The innermost open ``with replay(...)`` of this context (thread, or collect's task)."""
+    return _active.get()
+
+
+def set_position(run: object, position: int) -> None:
+    """Say that the requests made from here on in this context are for the `position`-th URL of
+    `run` (any object, one per run): recordings are written in run order, then position, then
+    attempt, however many threads made them. Requests with no position are kept in the order
+    they were made."""
+    _position.set((run, position))
+
+
+class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function: `with replay(..)`
+    """Replay (or record) the API calls of the clients made inside a ``with`` block or a
+    decorated function, or of a client given ``transport=replay(...)``.
 
     Parameters
     ----------
@@ -50,8 +84,8 @@ class replay(contextlib.ContextDecorator):  # used like a function: `with replay
     mode
         ``"none"``: replay only, a request not in the cassette raises :class:`CassetteError`, and
         no API key is needed. ``"once"``: record if the cassette does not exist, else replay.
-        ``"new_episodes"``: replay what is recorded, record what is not. ``"all"``: record
-        everything anew (recordings made in the same session are all kept, in order).
+        ``"new_episodes"``: replay what is recorded, record what is not. ``"all"``: send and
+        record everything; the new recordings replace the old ones of the same requests.
 
     Examples
     --------
@@ -64,24 +98,54 @@ class replay(contextlib.ContextDecorator):  # used like a function: `with replay
     def __init__(self, cassette: str | os.PathLike[str], *, mode: str = "none") -> None:
         if mode not in MODES:
             raise ValueError(f"Unknown replay mode {mode!r}: use one of {', '.join(MODES)}.")
+        super().__init__()
         self.path = Path(cassette)
         self.mode = mode
-        self._context: Any = None
+        self._lock = threading.Lock()
+        self._token: Token[replay | None] | None = None
+        self._live: HTTPAdapter | None = None
+        self._start([])
+
+    def _start(self, loaded: list[dict[str, Any]]) -> None:
+        """Begin a session on the cassette's `loaded` interactions, nothing played or recorded."""
+        self._loaded = loaded
+        self._index: defaultdict[Any, list[int]] = defaultdict(list)
+        self._played: defaultdict[Any, int] = defaultdict(int)
+        self._new: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+        self._runs: dict[object, int] = {}
+        self._attempts: defaultdict[tuple[int, int], int] = defaultdict(int)
+        self._replays = self._records = False
+        for number, interaction in enumerate(loaded):
+            self._index[_match_key(interaction["request"])].append(number)
 
     def __repr__(self) -> str:
         return f"replay({str(self.path)!r}, mode={self.mode!r})"
 
+    @property
+    def keyless(self) -> bool:
+        """Whether requests need no API key (replay only: mode ``"none"``)."""
+        return self.mode == "none"
+
+    @property
+    def recorded(self) -> int:
+        """How many interactions were recorded since the block began."""
+        return len(self._new)
+
     def __enter__(self) -> replay:
-        if self.mode == "none" and not self.path.is_file():
+        exists = self.path.is_file()
+        if self.mode == "none" and not exists:
             raise CassetteError(
-                f"No cassette at {self.path}. Record one with: "
-                f"igresearch record URL ... --cassette {self.path}"
+                f"No cassette at {self.path}. Record one with "
+                f"replay({str(self.path)!r}, mode='new_episodes').",
+                cassette=self.path,
             )
-        config = _vcr().get_merged_config(path=str(self.path), record_mode=self.mode)
-        self._context = _indexed_cassette().use(**config)
-        self._context.__enter__()
-        with _active_lock:
-            _active.append(self)
+        self._start(read_cassette(self.path) if exists else [])
+        self._replays = self.mode != "all"
+        self._records = self.mode in ("new_episodes", "all") or not exists
+        if self._records:
+            # Shared by every client of the block; collect may run up to 64 threads.
+            self._live = HTTPAdapter(pool_maxsize=64)
+        self._token = _active.set(self)
         return self
 
     def __exit__(
@@ -90,40 +154,79 @@ class replay(contextlib.ContextDecorator):  # used like a function: `with replay
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with _active_lock:
-            _active.remove(self)
-        self._context.__exit__(exc_type, exc, tb)
+        if self._token is not None:
+            _active.reset(self._token)
+            self._token = None
+        live, self._live = self._live, None
+        if live is not None:
+            live.close()
+        if self._new:  # even after an error: the answers were paid for
+            write_bytes(self.path, _dump(self._interactions()))
 
-    def miss(self, body: dict[str, Any]) -> CassetteError:
-        """The error for a request this cassette does not hold."""
-        meaning = body_meaning(json.dumps(body).encode())
-        what = meaning[1] if isinstance(meaning, tuple) else body
+    def close(self) -> None:
+        """Nothing to do: a client closing its session leaves the replay open for the others;
+        the block's end closes it."""
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Answer `request` from the cassette, or (recording) from the API, keeping the answer."""
+        if self._token is None:
+            raise CassetteError(
+                f"{self!r} is not open: use it, and the clients it serves, inside its with block."
+            )
+        key = _match_key({"method": request.method, "uri": request.url, "body": request.body})
+        with self._lock:
+            played = self._play(key) if self._replays else None
+            if played is None:
+                if not self._records:
+                    raise self._miss(request)
+                run, position = _position.get() or (object(), 0)
+                rank = self._runs.setdefault(run, len(self._runs))
+                attempt = self._attempts[rank, position]
+                self._attempts[rank, position] += 1
+        if played is not None:
+            return _response(request, played)
+        assert self._live is not None  # made by __enter__ whenever the replay records
+        answer = self._live.send(request, stream, timeout, verify, cert, proxies)
+        interaction = _interaction(request, answer)  # reads the body, decoded
+        with self._lock:
+            self._new.append(((rank, position, attempt), interaction))
+        return answer
+
+    def _play(self, key: Any) -> dict[str, Any] | None:
+        numbers = self._index.get(key, [])
+        turn = self._played[key]
+        if turn >= len(numbers):
+            return None
+        self._played[key] += 1
+        return self._loaded[numbers[turn]]["response"]  # type: ignore[no-any-return]
+
+    def _miss(self, request: PreparedRequest) -> CassetteError:
+        meaning = body_meaning(request.body)
+        channel, shortcode = meaning if isinstance(meaning, tuple) else (None, None)
         return CassetteError(
-            f"The cassette {self.path} holds no (further) recording of {what} "
-            f"on channel {body.get('channel')!r}. Record it with: igresearch record "
-            f"{body.get('video_url')} --channel {body.get('channel')} --cassette {self.path}"
+            f"The cassette {self.path} holds no (further) recording of "
+            f"{shortcode or _text(request.body)!r} on channel {channel!r}. Record it with "
+            f"replay({str(self.path)!r}, mode='new_episodes').",
+            cassette=self.path,
+            url=canonical_url(shortcode) if shortcode else None,
+            channel=channel,
         )
 
-
-def keyless() -> bool:
-    """Whether a replay-only cassette is active, so requests need no API key."""
-    with _active_lock:
-        return any(active.mode == "none" for active in _active)
-
-
-def recording() -> bool:
-    """Whether a cassette that may record is active (vcrpy records on one thread only)."""
-    with _active_lock:
-        return any(active.mode != "none" for active in _active)
-
-
-def cassette_miss(error: BaseException, body: dict[str, Any]) -> CassetteError | None:
-    """Translate vcrpy's "cannot overwrite" error into a :class:`CassetteError`."""
-    if type(error).__name__ != "CannotOverwriteExistingCassetteException":
-        return None
-    with _active_lock:
-        active = _active[-1] if _active else None
-    return active.miss(body) if active else CassetteError(str(error))
+    def _interactions(self) -> list[dict[str, Any]]:
+        new = [interaction for _, interaction in sorted(self._new, key=lambda item: item[0])]
+        kept = self._loaded
+        if self.mode == "all":  # re-recorded requests replace their old recordings
+            again = {_match_key(interaction["request"]) for interaction in new}
+            kept = [old for old in kept if _match_key(old["request"]) not in again]
+        return kept + new
 
 
 def cassette_path(name: str) -> Path:
@@ -136,29 +239,73 @@ def cassette_path(name: str) -> Path:
     return path
 
 
-# --- vcrpy settings ---------------------------------------------------------------------------
+def read_cassette(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The interactions of a cassette, in recorded order, as vcrpy writes them
+    (``{"request": {...}, "response": {...}}``; response bodies as bytes).
 
+    Raises
+    ------
+    CassetteError
+        Naming the file and the problem, when it cannot be read or is not a cassette.
 
-def _vcr() -> Any:
+    Examples
+    --------
+    >>> [first] = read_cassette(cassette_path("documented_example.yaml"))
+    >>> first["request"]["method"], first["response"]["status"]["code"]
+    ('POST', 200)
+    """
     try:
-        import vcr
-    except ImportError as error:  # pragma: no cover - vcrpy is a dependency
-        raise ImportError("Replay needs vcrpy: pip install vcrpy") from error
-    recorder = vcr.VCR(
-        match_on=["method", "endpoint", "meaning"],
-        before_record_request=_scrub_request,
-        before_record_response=_scrub_response,
-        decode_compressed_response=True,
-    )
-    recorder.register_matcher("endpoint", lambda r1, r2: _endpoint(r1.path) == _endpoint(r2.path))
-    recorder.register_matcher(
-        "meaning", lambda r1, r2: body_meaning(r1.body) == body_meaning(r2.body)
-    )
-    return recorder
+        text = Path(path).read_bytes().decode("utf-8")
+        document = yaml.load(text, Loader=_Loader) if text.strip() else {"interactions": []}
+        return [_loaded(item) for item in document["interactions"]]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as error:
+        problem = f"{type(error).__name__}: {error}"
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        problem = f"not a vcrpy cassette ({type(error).__name__}: {error})"
+    raise CassetteError(f"Cannot read the cassette {path}: {' '.join(problem.split())}")
 
 
-def _endpoint(path: str) -> str:
-    return "/" + "/".join(path.rstrip("/").split("/")[-3:])
+def _loaded(item: dict[str, Any]) -> dict[str, Any]:
+    """One interaction as read, checked, with the response body as bytes."""
+    request, response = item["request"], item["response"]
+    for part in (request["headers"], response["headers"]):
+        if not all(isinstance(values, list) for values in part.values()):
+            raise ValueError("header values must be lists")
+    if not isinstance(request["method"], str) or not isinstance(request["uri"], str):
+        raise ValueError("a request's method and uri must be text")
+    response["status"]["code"] = int(response["status"]["code"])
+    body = response["body"]["string"]
+    response["body"]["string"] = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return item
+
+
+def _dump(interactions: Iterable[dict[str, Any]]) -> bytes:
+    """The cassette's bytes, as vcrpy writes them: bodies as text where they are UTF-8."""
+    document = {
+        "interactions": [
+            {
+                "request": {**i["request"], "body": _text(i["request"]["body"])},
+                "response": {
+                    **i["response"],
+                    "body": {"string": _text(i["response"]["body"]["string"])},
+                },
+            }
+            for i in interactions
+        ],
+        "version": 1,
+    }
+    return yaml.dump(document, Dumper=_Dumper).encode("utf-8")
+
+
+def _text(body: Any) -> Any:
+    if isinstance(body, bytes):
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode("utf-8")
+    return body
+
+
+def _endpoint(uri: str) -> str:
+    return "/" + "/".join(urlsplit(uri).path.rstrip("/").split("/")[-3:])
 
 
 def body_meaning(body: Any) -> Any:
@@ -171,73 +318,84 @@ def body_meaning(body: Any) -> Any:
         return raw
 
 
-def _match_key(request: Any) -> Any:
-    return (request.method, _endpoint(request.path), body_meaning(request.body))
+def _match_key(request: Mapping[str, Any]) -> Any:
+    return (request["method"], _endpoint(request["uri"]), body_meaning(request["body"]))
 
 
-def _secrets(request: Any) -> list[str]:
-    values = [request.headers.get("Authorization"), os.environ.get("MEMORIES_API_KEY")]
-    return [value for value in values if value and value != REDACTED]
-
-
-def _scrub_request(request: Any) -> Any:
-    secrets = _secrets(request)
-    request = copy.deepcopy(request)
-    request.headers = {
-        name: value
-        for name, value in request.headers.items()
-        if name.lower() not in ("authorization", "cookie") and value not in secrets
-    }
-    for secret in secrets:
-        if isinstance(request.body, bytes):
-            request.body = request.body.replace(secret.encode(), REDACTED.encode())
-        elif isinstance(request.body, str):
-            request.body = request.body.replace(secret, REDACTED)
-        request.uri = request.uri.replace(secret, REDACTED)
-    return request
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    response["headers"] = {
-        name: values
-        for name, values in response.get("headers", {}).items()
-        if name.lower() not in ("set-cookie", "set-cookie2")
-    }
-    secret = os.environ.get("MEMORIES_API_KEY")
-    body = response.get("body", {})
-    if secret and isinstance(body.get("string"), bytes | str):
-        text = body["string"]
-        body["string"] = (
-            text.replace(secret.encode(), REDACTED.encode())
-            if isinstance(text, bytes)
-            else text.replace(secret, REDACTED)
-        )
+def _response(request: PreparedRequest, recorded: dict[str, Any]) -> Response:
+    """A requests Response for a recorded answer (what HTTPAdapter.build_response makes)."""
+    response = Response()
+    response.status_code = int(recorded["status"]["code"])
+    response.reason = recorded["status"].get("message")
+    response.headers = CaseInsensitiveDict(
+        {name: ", ".join(values) for name, values in recorded["headers"].items()}
+    )
+    response.encoding = get_encoding_from_headers(response.headers)
+    response.raw = io.BytesIO(recorded["body"]["string"])
+    response.url = request.url or ""
+    response.request = request
     return response
 
 
-@functools.cache
-def _indexed_cassette() -> Any:
-    """vcrpy's Cassette, finding responses through an index on the match key (made on first use,
-    so that importing igresearch does not import vcrpy)."""
-    from vcr.cassette import Cassette
+def _interaction(request: PreparedRequest, answer: Response) -> dict[str, Any]:
+    """The exchange as vcrpy records it, scrubbed; the body stored decoded."""
+    secrets = _secrets(request.headers.get("Authorization"))
+    response = _scrub_response(
+        {
+            "body": {"string": answer.content},  # decoded by requests
+            "headers": {
+                name: answer.raw.headers.getlist(name)
+                for name in answer.raw.headers
+                if name.lower() != "content-encoding"
+            },
+            "status": {"code": answer.status_code, "message": answer.reason},
+        },
+        secrets,
+    )
+    for name in response["headers"]:
+        if name.lower() == "content-length":
+            response["headers"][name] = [str(len(response["body"]["string"]))]
+    return {
+        "request": {
+            "body": _scrub(request.body, secrets),
+            "headers": {
+                name: [value]
+                for name, value in request.headers.items()
+                if name.lower() not in ("authorization", "cookie") and value not in secrets
+            },
+            "method": request.method,
+            "uri": _scrub(request.url, secrets),
+        },
+        "response": response,
+    }
 
-    class IndexedCassette(Cassette):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._index: defaultdict[Any, list[int]] = defaultdict(list)
-            self._indexed = 0
-            self._play_lock = threading.Lock()
 
-        def _responses(self, request: Any) -> Any:
-            request = self._before_record_request(request)
-            for index in range(self._indexed, len(self.data)):
-                self._index[_match_key(self.data[index][0])].append(index)
-            self._indexed = len(self.data)
-            for index in self._index.get(_match_key(request), ()):
-                yield index, self.data[index][1]
+def _secrets(authorization: str | None = None) -> list[str]:
+    values = [authorization, os.environ.get("MEMORIES_API_KEY")]
+    return [value for value in values if value and value != REDACTED]
 
-        def play_response(self, request: Any) -> Any:
-            with self._play_lock:  # two threads must not play the same recording
-                return super().play_response(request)
 
-    return IndexedCassette
+def _scrub(text: Any, secrets: Iterable[str]) -> Any:
+    for secret in secrets:
+        if isinstance(text, bytes):
+            text = text.replace(secret.encode(), REDACTED.encode())
+        elif isinstance(text, str):
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_response(
+    response: dict[str, Any], secrets: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """A recorded response without cookies, and with the key (default: ``MEMORIES_API_KEY``)
+    cut from its body and headers."""
+    secrets = _secrets() if secrets is None else list(secrets)
+    response["headers"] = {
+        name: [_scrub(value, secrets) for value in values]
+        for name, values in response.get("headers", {}).items()
+        if name.lower() not in ("set-cookie", "set-cookie2")
+    }
+    body = response.get("body", {})
+    if "string" in body:
+        body["string"] = _scrub(body["string"], secrets)
+    return response

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
 from .client import CHANNELS
-from .errors import AuthError, IgResearchError, InsufficientCreditsError, InvalidURLError
+from .errors import CassetteError, IgResearchError, InvalidURLError
 
-EXIT_API_ERROR, EXIT_BAD_INPUT = 1, 2
+if TYPE_CHECKING:
+    from .collect import Summary
+
+EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 channel_option = click.option(
     "--channel",
@@ -35,6 +41,49 @@ base_url_option = click.option(
     default=None,
     help="API base URL (default: $MEMORIES_BASE_URL, else the vendor's).",
 )
+replay_option = click.option(
+    "--replay",
+    "replay_from",
+    type=click.Path(dir_okay=False),
+    help="Answer from this cassette instead of the API: no key, no network, no cost.",
+)
+
+
+def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of a run over many URLs, shared by collect and record."""
+    options = [
+        click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64)),
+        click.option(
+            "--rate",
+            default=5.0,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Most requests per second, all threads together.",
+        ),
+        click.option(
+            "--max-requests", type=click.IntRange(min=0), help="Send requests for at most N URLs."
+        ),
+        click.option("--dry-run", is_flag=True, help="Print how many requests, and the cost."),
+        click.option(
+            "--price", default=0.01, show_default=True, help="USD per request, for --dry-run."
+        ),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def exit_code(summary: Summary) -> int:
+    """A run's exit status: 0 every URL stored, 1 some failed, 2 no valid input, 3 stopped
+    early (rejected key, no credits, --max-requests), 130 interrupted (Ctrl-C)."""
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    if summary.plan.valid == 0:
+        return EXIT_BAD_INPUT
+    if summary.stopped:
+        return EXIT_STOPPED
+    return EXIT_API_ERROR if summary.outcomes["failed"] else 0
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,7 +99,8 @@ def main() -> None:
 @click.argument("url")
 @channel_option
 @base_url_option
-def fetch(url: str, channel: str, base_url: str | None) -> None:
+@replay_option
+def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None) -> None:
     """Fetch one post's metadata (one paid request) and print the response JSON.
 
     URL is any Instagram post, reel or TV URL, or a bare shortcode.
@@ -58,7 +108,7 @@ def fetch(url: str, channel: str, base_url: str | None) -> None:
     from .client import Client
 
     try:
-        with Client(channel=channel, base_url=base_url) as client:
+        with _replaying(replay_from), Client(channel=channel, base_url=base_url) as client:
             envelope = client.video_metadata(url)
     except IgResearchError as error:
         _fail(error)
@@ -87,70 +137,66 @@ def _parse_duration(text: str) -> timedelta:
     help="JSON Lines archive to append to (created if missing).",
 )
 @channel_option
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option(
-    "--rate",
-    default=5.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Most requests per second, all threads together.",
-)
 @base_url_option
+@replay_option
 @click.option("--retry-failed", is_flag=True, help="Request only URLs whose last attempt failed.")
 @click.option(
     "--refresh-older-than",
     metavar="DURATION",
     help="Request a new snapshot of URLs whose newest response is older, e.g. 24h.",
 )
-@click.option("--max-requests", type=click.IntRange(min=0), help="Stop after N paid requests.")
-@click.option("--dry-run", is_flag=True, help="Print how many requests, and the cost; send none.")
-@click.option("--price", default=0.01, show_default=True, help="USD per request, for --dry-run.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_run_options
 def collect(
     urls: tuple[str, ...],
     from_file: str | None,
     archive: str,
-    channel: str,
-    concurrency: int,
-    rate: float,
-    base_url: str | None,
+    replay_from: str | None,
     retry_failed: bool,
     refresh_older_than: str | None,
-    max_requests: int | None,
-    dry_run: bool,
-    price: float,
-    no_progress: bool,
+    **options: Any,
 ) -> None:
     """Fetch many posts into a raw archive; resumes, never pays twice for a stored post.
 
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (key, credits, --max-requests), 130 interrupted.
+    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
     """
-    from .collect import collect as run_collect
-
     entries = _entries(urls, from_file)
     refresh = _parse_duration(refresh_older_than) if refresh_older_than else None
     try:
-        summary = run_collect(
-            entries,
-            archive=archive,
-            channel=channel,
-            concurrency=concurrency,
-            rate=rate,
-            base_url=base_url,
-            retry_failed=retry_failed,
-            refresh_older_than=refresh,
-            max_requests=max_requests,
-            dry_run=dry_run,
-            price=price,
-            progress=not no_progress,
-        )
+        with _replaying(replay_from):
+            summary = _run(
+                entries, archive, retry_failed=retry_failed, refresh_older_than=refresh, **options
+            )
     except IgResearchError as error:
         _fail(error)
+    _finish(summary, options["max_requests"])
+
+
+def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) -> Summary:
+    """Run `collect` with the command line's options, and print the skipped lines."""
+    from .collect import collect as run_collect
+
+    progress = not options.pop("no_progress")
+    summary = run_collect(entries, archive=archive, progress=progress, **options)
     for where, _text, reason in summary.plan.invalid:
         click.echo(f"Skipped {where}: {reason}", err=True)
-    click.echo(str(summary), err=True)
-    sys.exit(summary.exit_code)
+    return summary
+
+
+def _finish(summary: Summary, max_requests: int | None, archive: str | None = None) -> NoReturn:
+    """Print the summary in the command line's words and exit with its status."""
+    stop = None
+    if summary.stopped and summary.stopped.reason == "max_requests":
+        stop = f"--max-requests {max_requests} reached; run again to continue."
+    click.echo(summary.describe(stop=stop, archive=archive), err=True)
+    sys.exit(exit_code(summary))
+
+
+def _replaying(cassette: str | None) -> contextlib.AbstractContextManager[Any]:
+    """Inside: every client made answers from `cassette`, when given."""
+    from .cassettes import replay
+
+    return replay(cassette) if cassette else contextlib.nullcontext()
 
 
 @main.command()
@@ -167,7 +213,7 @@ def status(archive: str) -> None:
     if attrition.lost:
         click.echo("\nNot stored (tab-separated):\noutcome\tchannel\turl\treason")
     for url, channel, outcome, reason in attrition.lost:
-        click.echo(f"{outcome}\t{channel}\t{url}\t{reason.replace(f'The post {url} is ', '')}")
+        click.echo(f"{outcome}\t{channel}\t{url}\t{reason}")
 
 
 @main.command()
@@ -237,36 +283,47 @@ def demo(out: str) -> None:
 @click.argument("urls", nargs=-1)
 @from_option
 @click.option(
-    "--cassette", required=True, type=click.Path(dir_okay=False), help="Cassette to write."
+    "--cassette",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cassette to add the recordings to (created if missing).",
+)
+@click.option(
+    "--archive",
+    type=click.Path(dir_okay=False),
+    help="Also keep the answers in this archive; URLs it holds are not requested again "
+    "(default: a temporary archive).",
 )
 @channel_option
 @base_url_option
+@_run_options
 def record(
-    urls: tuple[str, ...], from_file: str | None, cassette: str, channel: str, base_url: str | None
+    urls: tuple[str, ...],
+    from_file: str | None,
+    cassette: str,
+    archive: str | None,
+    **options: Any,
 ) -> None:
-    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY), one request at a
-    time. Replay it later with igresearch.replay(cassette), with no key and no network."""
+    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY). Replay it later
+    with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with no key and no
+    network.
+
+    A collect run whose answers are also recorded: URLs the cassette already holds are
+    answered from it and not paid for again; new answers are added, earlier ones kept.
+    Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
+    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
+    """
     from .cassettes import replay
-    from .client import Client
 
     entries = _entries(urls, from_file)
-    with Client(channel=channel, base_url=base_url) as client:
+    with tempfile.TemporaryDirectory() as folder:
         try:
-            client.require_key()
+            with replay(cassette, mode="new_episodes") as recorder:
+                summary = _run(entries, archive or Path(folder) / "archive.jsonl", **options)
         except IgResearchError as error:
             _fail(error)
-        with replay(cassette, mode="new_episodes"):
-            for where, url in entries:
-                try:
-                    client.video_metadata(url)
-                    click.echo(f"recorded {url}", err=True)
-                except InvalidURLError as error:
-                    click.echo(f"skipped {where}: {error}", err=True)
-                except (AuthError, InsufficientCreditsError) as error:
-                    _fail(error)  # every further request would fail too
-                except IgResearchError as error:  # the answer is recorded all the same
-                    click.echo(f"recorded {url} ({type(error).__name__}: {error})", err=True)
-    click.echo(f"Cassette: {cassette}", err=True)
+    click.echo(f"Cassette: {cassette} ({_count(recorder.recorded, 'new recording')})", err=True)
+    _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
 
 
 @main.command()
@@ -326,7 +383,7 @@ def cite(report_dir: str | None) -> None:
 
 def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, str]]:
     """(where, text) for the URL arguments and the --from file, or a usage error."""
-    from .collect import read_url_file
+    from .urlfile import read_url_file
 
     entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
     if from_file:
@@ -343,9 +400,16 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _fail(error: IgResearchError) -> NoReturn:
-    """Print the error and exit: 2 for bad input, 1 for a failed API call."""
+    """Print the error, and how to fix it on the command line; exit 2 for bad input, else 1."""
     click.echo(f"Error: {error}", err=True)
+    if isinstance(error, CassetteError) and error.cassette is not None:
+        post = f"{error.url} --channel {error.channel}" if error.url else "URL ..."
+        click.echo(f"To record it: igresearch record {post} --cassette {error.cassette}", err=True)
     if isinstance(error, InvalidURLError):
         sys.exit(EXIT_BAD_INPUT)
     sys.exit(EXIT_API_ERROR)

@@ -13,11 +13,13 @@ from types import TracebackType
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import BaseAdapter
 
 from . import __version__, cassettes
 from .errors import (
     APIError,
     AuthError,
+    CassetteError,
     InsufficientCreditsError,
     MediaUnavailableError,
     RateLimitError,
@@ -89,6 +91,10 @@ class Client:
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
     throttle
         Paces every attempt (retries included); shared by a collection's workers.
+    transport
+        The requests adapter that sends each request (as httpx's ``transport=``): default, the
+        open :func:`~igresearch.cassettes.replay` of the block the client is made in, else
+        the network.
     sleep, rng
         Injected for tests, so retries need not sleep for real.
 
@@ -101,6 +107,14 @@ class Client:
     --------
     >>> with Client(channel="apify") as client:  # doctest: +SKIP
     ...     envelope = client.video_metadata("https://www.instagram.com/reel/DLlGZiCOBQ0/")
+
+    Offline, from a recording (no key, no network):
+
+    >>> from igresearch.cassettes import cassette_path, replay
+    >>> with replay(cassette_path("documented_example.yaml")) as cassette:
+    ...     with Client(transport=cassette) as client:
+    ...         client.fetch("DLlGZiCOBQ0").status
+    200
     """
 
     def __init__(
@@ -114,6 +128,7 @@ class Client:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         throttle: Throttle | None = None,
+        transport: BaseAdapter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -134,6 +149,10 @@ class Client:
         self._rng = rng or random.Random()
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"igresearch/{__version__}"
+        self._transport = transport or cassettes.active()
+        if self._transport is not None:
+            self._session.mount("http://", self._transport)
+            self._session.mount("https://", self._transport)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -179,7 +198,8 @@ class Client:
 
     def require_key(self, url: str | None = None) -> None:
         """Raise :class:`AuthError`, saying how to set a key, when the client has none."""
-        if not self._api_key and not cassettes.keyless():
+        keyless = isinstance(self._transport, cassettes.replay) and self._transport.keyless
+        if not self._api_key and not keyless:
             raise AuthError(
                 "No API key: set the MEMORIES_API_KEY environment variable to a key from "
                 "memories.ai (in Python you may pass api_key=... instead).",
@@ -190,6 +210,11 @@ class Client:
         """Like :meth:`video_metadata`, with the HTTP status, ``Date`` and attempt count."""
         shortcode = parse_shortcode(url)
         canonical = canonical_url(shortcode)
+        if self._transport is None and (late := cassettes.active()) is not None:
+            raise CassetteError(
+                f"This client was made before {late!r} began, so it would send {canonical} "
+                "to the API: make the client inside the with block, or pass transport=."
+            )
         self.require_key(canonical)
         body = {"video_url": canonical, "channel": self.channel}
         attempt = 0
@@ -241,13 +266,9 @@ class Client:
         except requests.RequestException as exc:  # e.g. a base URL without http://
             raise APIError(
                 f"Could not send the request to {self.base_url} for {canonical} "
-                f"({type(exc).__name__}). Check MEMORIES_BASE_URL or --base-url.",
+                f"({type(exc).__name__}). Check MEMORIES_BASE_URL or base_url=.",
                 url=canonical,
             ) from None
-        except Exception as exc:
-            if miss := cassettes.cassette_miss(exc, body):
-                raise miss from None
-            raise
         error.retriable = True
         raise _Transient(error)
 
@@ -329,10 +350,7 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
         )
     if located.node is None:
         raise MediaUnavailableError(
-            **details(
-                f"The post {url} is unavailable ({located.reason}): deleted, private or "
-                "visible only when logged in."
-            ),
+            **details(f"The post {url} is {MediaUnavailableError.why(located.reason)}."),
             response=envelope,
         )
     return envelope

@@ -1,13 +1,13 @@
 """Many URLs: plan (de-duplicate, resume), then fetch with N threads under one rate limit.
 
 Every URL's final outcome goes to the archive (:mod:`igresearch.archive`) as soon as it is known,
-so a run can be interrupted at any moment and resumed without paying twice.
+so a run can be interrupted at any moment and resumed without paying twice. What stops a run,
+rather than being one URL's outcome, is decided in one place: :func:`stop_rule`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import contextvars
 import os
 import sys
 import threading
@@ -26,13 +26,22 @@ from .client import Client
 from .errors import (
     APIError,
     AuthError,
+    CassetteError,
     InsufficientCreditsError,
     InvalidURLError,
     MediaUnavailableError,
 )
 from .urls import canonical_url, parse_shortcode
 
-__all__ = ["Plan", "RateLimiter", "Summary", "collect", "plan_collection", "read_url_file"]
+__all__ = [
+    "Plan",
+    "RateLimiter",
+    "Stop",
+    "Summary",
+    "collect",
+    "plan_collection",
+    "stop_rule",
+]
 
 PRICE_USD = 0.01
 
@@ -94,30 +103,6 @@ class RateLimiter:
         """Speed back up towards the set rate after a success."""
         with self._lock:
             self._pace = min(self.rate, self._pace + self.rate / 20)
-
-
-def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """(where, text) for each URL in a text file (one per line, # comments), a CSV with a
-    ``url`` column, or ``-`` for standard input."""
-    name = str(source)
-    text = sys.stdin.read() if name == "-" else Path(source).read_text(encoding="utf-8-sig")
-    label = "stdin" if name == "-" else Path(source).name
-    first = text.split("\n", 1)[0]
-    if name.endswith(".csv") or "url" in [c.strip().lower() for c in first.split(",")]:
-        reader = csv.DictReader(io.StringIO(text))
-        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-        if "url" not in columns:
-            raise ValueError(f"{label}: a CSV needs a 'url' column; found {reader.fieldnames}.")
-        return [
-            (f"{label}:{number}", row[columns["url"]] or "")
-            for number, row in enumerate(reader, start=2)
-        ]
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        url = line.strip()
-        if url and not url.startswith("#"):
-            entries.append((f"{label}:{number}", url))
-    return entries
 
 
 @dataclass
@@ -184,32 +169,78 @@ def plan_collection(
     return Plan(to_request, len(valid), invalid, duplicates, len(valid) - len(to_request))
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Why a run ended before its plan was done.
+
+    `reason` is ``"key"`` (rejected), ``"credits"``, ``"cassette"`` (a replay miss),
+    ``"archive"`` (a failed write), ``"max_requests"`` or ``"interrupted"`` (Ctrl-C); `message`
+    says what happened and what to do.
+    """
+
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: Stops that are a setup problem, not an answer: `collect` raises their error after stopping.
+RAISED = frozenset({"cassette", "archive"})
+
+
+def stop_rule(error: BaseException) -> Stop | None:
+    """The one rule on what stops a run: the :class:`Stop` that `error` calls for, or None
+    when it is one URL's outcome (stored; the run goes on).
+
+    Examples
+    --------
+    >>> from igresearch.errors import AuthError, RateLimitError
+    >>> stop_rule(AuthError("API key rejected (HTTP 401) for ...")).reason
+    'key'
+    >>> stop_rule(RateLimitError("Rate limited (HTTP 429) for ...")) is None
+    True
+    """
+    if isinstance(error, AuthError):
+        return Stop("key", str(error))
+    if isinstance(error, InsufficientCreditsError):
+        return Stop("credits", str(error))
+    if isinstance(error, CassetteError):
+        return Stop("cassette", str(error))
+    if isinstance(error, OSError):  # network errors reach collect as APIError: this is a file
+        return Stop("archive", f"the archive could not be written ({error}); nothing more sent.")
+    if isinstance(error, KeyboardInterrupt):
+        return Stop(
+            "interrupted", "in-flight requests were finished and stored; run again to resume."
+        )
+    return None
+
+
 @dataclass
 class Summary:
-    """The outcome of a collection run."""
+    """The outcome of a collection run; ``print(summary)`` describes it."""
 
     archive: Path
     plan: Plan
     outcomes: Counter[str] = field(default_factory=Counter)
     requests_made: int = 0
     elapsed_s: float = 0.0
-    stopped: str | None = None
-    interrupted: bool = False
+    stopped: Stop | None = None
     dry_run: bool = False
     price: float = PRICE_USD
 
     @property
-    def exit_code(self) -> int:
-        """0 all stored, 1 some failed, 2 no valid input, 3 stopped early, 130 interrupted."""
-        if self.interrupted:
-            return 130
-        if self.plan.valid == 0:
-            return 2
-        if self.stopped:
-            return 3
-        return 1 if self.outcomes["failed"] else 0
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C ended the run."""
+        return self.stopped is not None and self.stopped.reason == "interrupted"
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, *, stop: str | None = None, archive: str | None = None) -> str:
+        """The summary as text. `stop` and `archive`, when given, replace the words on why the
+        run stopped and the archive's path (the command line names its flags where the library
+        names parameters, and says when the archive was a temporary one)."""
         plan = self.plan
         lines = [
             f"{_count(plan.valid, 'valid URL')} ({_count(plan.duplicates, 'duplicate')}, "
@@ -225,14 +256,11 @@ class Summary:
             counts = ", ".join(f"{k} {self.outcomes[k]}" for k in ("ok", "unavailable", "failed"))
             lines.append(
                 f"Outcomes: {counts}. Requests made: {self.requests_made}. "
-                f"Elapsed: {self.elapsed_s:.1f} s. Archive: {self.archive}"
+                f"Elapsed: {self.elapsed_s:.1f} s. Archive: {archive or self.archive}"
             )
         if self.stopped:
-            lines.append(f"Stopped early: {self.stopped}")
-        if self.interrupted:
-            lines.append(
-                "Interrupted: in-flight requests were finished and stored; run again to resume."
-            )
+            label = "Interrupted" if self.interrupted else "Stopped early"
+            lines.append(f"{label}: {stop or self.stopped.message}")
         return "\n".join(lines)
 
 
@@ -254,26 +282,49 @@ def collect(
 ) -> Summary:
     """Fetch many posts into the archive, resuming where earlier runs stopped.
 
+    Inside ``with replay(cassette):`` every worker answers from the cassette (or records into
+    it), at any concurrency.
+
     Parameters
     ----------
     urls
-        URLs or shortcodes in any pasted form, or (where, text) pairs from :func:`read_url_file`.
+        URLs or shortcodes in any pasted form, or (where, text) pairs from
+        :func:`igresearch.urlfile.read_url_file`.
     archive
         The JSON Lines archive to append to (created if missing).
     concurrency, rate
         Worker threads, and the most requests per second all of them together may send.
     max_requests
-        Stop after this many paid requests (a URL's retries count once).
+        Send requests for at most this many URLs (a URL's retries count once).
     limiter
         A shared :class:`RateLimiter` (default: a new one at `rate`).
     client_options
         Passed to each worker's :class:`~igresearch.client.Client` (api_key, base_url,
-        timeout, max_retries...).
+        timeout, max_retries, transport...).
 
     Returns
     -------
     Summary
-        Counts by outcome, requests made, elapsed time; ``exit_code`` for the command line.
+        Counts by outcome, requests made, elapsed time, and why the run stopped early
+        (``stopped``: see :func:`stop_rule`).
+
+    Raises
+    ------
+    AuthError
+        Before the archive is touched, when there is no key.
+    CassetteError, OSError
+        After stopping, for a replay miss or a failed archive write.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from igresearch.cassettes import cassette_path, replay
+    >>> archive = Path(tempfile.mkdtemp()) / "archive.jsonl"
+    >>> with replay(cassette_path("documented_example.yaml")):
+    ...     summary = collect(["DLlGZiCOBQ0"], archive=archive, progress=False)
+    >>> dict(summary.outcomes), summary.stopped
+    ({'ok': 1}, None)
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}.")
@@ -291,36 +342,46 @@ def collect(
     if dry_run or not plan.to_request:
         return summary
     todo = plan.to_request[:max_requests] if max_requests is not None else plan.to_request
-    if len(todo) < len(plan.to_request):
-        summary.stopped = f"--max-requests {max_requests} reached; run again to continue."
     with Client(channel=channel, **client_options) as probe:
         probe.require_key()  # fail once, before the archive is touched, not once per URL
-    if cassettes.recording():
-        concurrency = 1  # vcrpy records on one thread only (vcrpy issue 849)
     run = _Run(summary, channel, limiter or RateLimiter(rate), client_options, progress, len(todo))
     started = time.monotonic()
     try:
         with ArchiveWriter(archive) as writer:
             run.writer = writer
             with ThreadPoolExecutor(concurrency, thread_name_prefix="igresearch") as pool:
-                futures = [pool.submit(run.fetch_one, code, url) for code, url in todo]
+                # Each task runs in a copy of this context: it sees an open replay.
+                futures = [
+                    pool.submit(contextvars.copy_context().run, run.fetch_one, n, code, url)
+                    for n, (code, url) in enumerate(todo)
+                ]
                 try:
                     for future in futures:
                         future.result()
-                except BaseException as error:  # Ctrl-C, or an error no request can fix
+                except BaseException as error:
                     run.stop.set()  # in-flight requests finish and are stored; no new ones
                     pool.shutdown(wait=True, cancel_futures=True)
-                    if not isinstance(error, KeyboardInterrupt):
+                    stop = stop_rule(error)
+                    if stop is None or stop.reason in RAISED:
                         raise
-                    summary.interrupted = True
+                    summary.stopped = stop
     finally:
         run.close()
         summary.elapsed_s = time.monotonic() - started
+    if summary.stopped is None and len(todo) < len(plan.to_request):
+        summary.stopped = Stop(
+            "max_requests", f"max_requests={max_requests} reached; run again to continue."
+        )
     return summary
 
 
+class _Cancelled(Exception):
+    """The run stopped while a request waited for its turn: it is not sent."""
+
+
 class _Run:
-    """State shared by the worker threads of one collection."""
+    """State shared by the worker threads of one collection; also their throttle, so that a
+    request still waiting for its turn when the run stops is never sent."""
 
     def __init__(
         self,
@@ -342,15 +403,27 @@ class _Run:
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
-            client = Client(channel=self.channel, throttle=self.limiter, **self.client_options)
+            client = Client(channel=self.channel, throttle=self, **self.client_options)
             self.local.client = client
             with self.lock:
                 self.clients.append(client)
         return self.local.client  # type: ignore[no-any-return]
 
-    def fetch_one(self, shortcode: str, url: str) -> None:
+    def wait(self) -> None:
+        self.limiter.wait()
+        if self.stop.is_set():
+            raise _Cancelled
+
+    def penalize(self, retry_after: float | None) -> None:
+        self.limiter.penalize(retry_after)
+
+    def relax(self) -> None:
+        self.limiter.relax()
+
+    def fetch_one(self, position: int, shortcode: str, url: str) -> None:
         if self.stop.is_set():
             return
+        cassettes.set_position(self, position)
         requested_at = _now()
         record: dict[str, Any] = {
             "archive_version": ARCHIVE_VERSION,
@@ -377,11 +450,13 @@ class _Run:
                     "retriable": error.retriable,
                 },
             )
-            if isinstance(error, AuthError | InsufficientCreditsError):
+            if stop := stop_rule(error):  # an answer that ends the run: stored all the same
                 with self.lock:
-                    self.summary.stopped = self.summary.stopped or str(error)
+                    self.summary.stopped = self.summary.stopped or stop
                 self.stop.set()
-        except BaseException:  # no answer to store, and a reason to stop (a bug, a replay miss)
+        except _Cancelled:  # not sent: the URL stays to do, for the next run
+            return
+        except BaseException:  # no answer to store: a replay miss, Ctrl-C, a bug
             self.stop.set()
             raise
         else:

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from .cassettes import body_meaning, cassette_path, replay
+from .cassettes import body_meaning, cassette_path, read_cassette, replay
 from .collect import Summary, collect
 from .tables import Tables, to_tables
 
@@ -19,14 +19,16 @@ __all__ = ["collect_from_cassette", "run_demo"]
 
 
 def recorded_posts(cassette: str | os.PathLike[str]) -> Counter[tuple[str, str]]:
-    """How many recordings the cassette holds per (channel, shortcode), in recorded order."""
-    from vcr.persisters.filesystem import FilesystemPersister
-    from vcr.serializers import yamlserializer
+    """How many recordings the cassette holds per (channel, shortcode), in recorded order.
 
-    requests, _ = FilesystemPersister.load_cassette(str(cassette), serializer=yamlserializer)
+    Examples
+    --------
+    >>> recorded_posts(cassette_path("documented_example.yaml"))
+    Counter({('apify', 'DLlGZiCOBQ0'): 1})
+    """
     posts: Counter[tuple[str, str]] = Counter()
-    for request in requests:
-        meaning = body_meaning(request.body)
+    for interaction in read_cassette(cassette):
+        meaning = body_meaning(interaction["request"]["body"])
         if isinstance(meaning, tuple):
             posts[meaning] += 1
     return posts

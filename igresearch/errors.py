@@ -2,7 +2,7 @@
 
     IgResearchError
     ├── InvalidURLError             input is not an Instagram post URL or shortcode
-    ├── CassetteError               offline replay cannot answer a request
+    ├── CassetteError               offline replay cannot answer a request, or read a cassette
     ├── ArchiveLockedError          another collector is writing the same archive
     └── APIError                    the API call failed (carries status, code, message, url)
         ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
@@ -17,6 +17,7 @@ Messages name the input and the next step. None of them ever contains the API ke
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -42,7 +43,20 @@ class InvalidURLError(IgResearchError, ValueError):
 
 
 class CassetteError(IgResearchError):
-    """Offline replay has no recording for a request (or no cassette at all)."""
+    """Offline replay has no recording for a request, or no readable cassette."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cassette: Path | None = None,
+        url: str | None = None,
+        channel: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        #: For a request a replay cannot answer: the cassette (missing, or without a recording
+        #: of it), and the post and channel asked for.
+        self.cassette, self.url, self.channel = cassette, url, channel
 
 
 class ArchiveLockedError(IgResearchError):
@@ -102,6 +116,17 @@ class RateLimitError(APIError):
 
 class MediaUnavailableError(APIError):
     """The API succeeded but the post is deleted, private or login-walled; `.response` holds it."""
+
+    @staticmethod
+    def why(reason: str | None) -> str:
+        """What an unavailable post's answer says, e.g. from ``locate_media(...).reason``.
+
+        Examples
+        --------
+        >>> MediaUnavailableError.why("media node is null")
+        'unavailable (media node is null): deleted, private or visible only when logged in'
+        """
+        return f"unavailable ({reason}): deleted, private or visible only when logged in"
 
 
 class ResponseFormatError(APIError):

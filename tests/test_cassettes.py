@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -16,11 +17,19 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from igresearch.archive import read_archive
-from igresearch.cassettes import _scrub_response, body_meaning, cassette_path, replay
+from igresearch.cassettes import (
+    _dump,
+    _scrub_response,
+    body_meaning,
+    cassette_path,
+    read_cassette,
+    replay,
+)
 from igresearch.client import Client
 from igresearch.collect import collect
 from igresearch.demo import collect_from_cassette, recorded_posts, run_demo
 from igresearch.errors import CassetteError, IgResearchError
+from igresearch.tables import to_tables
 from igresearch.testing import FakeAPI
 
 KEY = "sk-SECRET-cassette-test-key-0123456789"
@@ -130,10 +139,13 @@ def test_snapshots_replay_in_recorded_order_with_threads(
 def test_a_missing_cassette_is_a_clear_error(tmp_path: Path, no_key: None) -> None:
     path = tmp_path / "nowhere.yaml"
     with (
-        pytest.raises(CassetteError, match=r"No cassette at .*nowhere\.yaml.*igresearch record"),
+        pytest.raises(
+            CassetteError, match=r"No cassette at .*nowhere\.yaml.*mode='new_episodes'"
+        ) as caught,
         replay(path),
     ):
         pass
+    assert caught.value.cassette == path, "the command line names it in its hint"
 
 
 def test_a_request_not_in_the_cassette_is_a_clear_error(
@@ -150,9 +162,9 @@ def test_a_request_not_in_the_cassette_is_a_clear_error(
     message = str(caught.value)
     assert isinstance(caught.value, IgResearchError)
     assert str(path) in message and CODES[0] in message and "'rapid'" in message
-    assert (
-        f"igresearch record https://www.instagram.com/reel/{CODES[0]}/ --channel rapid" in message
-    )
+    assert f"replay({str(path)!r}, mode='new_episodes')" in message
+    assert (caught.value.cassette, caught.value.channel) == (path, "rapid")
+    assert caught.value.url == f"https://www.instagram.com/reel/{CODES[0]}/"
     assert len(fake_api.requests) == 1, "the miss sent nothing"
 
 
@@ -257,3 +269,164 @@ def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
         json.loads(zipfile.ZipFile(wheel).read("igresearch/data/documented_example.json"))["code"]
         == "0000"
     )
+
+
+# --- the transport: per client, per context, any concurrency ---
+
+
+def test_two_cassettes_replay_at_once_in_two_threads(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    days = {"a": datetime(2026, 1, 1, tzinfo=UTC), "b": datetime(2026, 2, 2, tzinfo=UTC)}
+    for name, day in days.items():
+        fake_api.date = day
+        record(fake_api, tmp_path / f"{name}.yaml", CODES)
+    sent = len(fake_api.requests)
+    both_open = threading.Barrier(2)
+    seen: dict[str, list[datetime | None]] = {}
+
+    def replay_in_a_thread(name: str) -> None:
+        with replay(tmp_path / f"{name}.yaml"), Client(base_url=fake_api.base_url) as client:
+            both_open.wait(timeout=10)
+            seen[name] = [client.fetch(code).date for code in CODES]
+
+    threads = [threading.Thread(target=replay_in_a_thread, args=(name,)) for name in days]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert seen == {name: [day] * len(CODES) for name, day in days.items()}
+    assert len(fake_api.requests) == sent, "both answered from their own cassette"
+
+
+def test_explicit_transport_and_a_client_made_before_the_block(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:1])
+    with replay(path) as cassette, Client(transport=cassette) as client:
+        assert client.video_metadata(CODES[0]) == fake_api.media_for(CODES[0])
+    with Client(KEY, base_url=fake_api.base_url) as early:
+        with replay(path), pytest.raises(CassetteError, match="made before"):
+            early.video_metadata(CODES[0])
+        with pytest.raises(CassetteError, match="not open"):
+            Client(transport=replay(path)).video_metadata(CODES[0])
+    assert len(fake_api.requests) == 1, "neither went to the API"
+
+
+def record_study(fake_api: FakeAPI, path: Path, archive: Path, codes: list[str]) -> None:
+    """collect at concurrency 4, recording everything, with the key given as api_key=."""
+    with replay(path, mode="all"):
+        summary = collect(
+            codes,
+            archive=archive,
+            api_key=KEY,
+            base_url=fake_api.base_url,
+            concurrency=4,
+            rate=1000.0,
+            progress=False,
+        )
+    assert summary.outcomes["ok"] == len(codes) - 1 and summary.outcomes["unavailable"] == 1
+
+
+def test_recording_runs_concurrently_in_a_fixed_order_and_replays_to_the_same_tables(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    codes = [f"Concur{i:05d}" for i in range(12)]
+    fake_api.date = datetime(2026, 4, 5, tzinfo=UTC)
+    fake_api.set_for(codes[5], "null_media")
+    fake_api.latency = 0.5
+    path, live = tmp_path / "c.yaml", tmp_path / "live.jsonl"
+    record_study(fake_api, path, live, codes)
+    arrivals = sorted(r.received_at for r in fake_api.requests)
+    assert arrivals[3] - arrivals[0] < fake_api.latency, "4 requests were in flight at once"
+    bodies = [json.loads(i["request"]["body"]) for i in read_cassette(path)]
+    assert [b["video_url"].split("/")[-2] for b in bodies] == codes, "input order, not arrival"
+
+    fake_api.latency = 0.05
+    again = tmp_path / "again.yaml"
+    record_study(fake_api, again, tmp_path / "live2.jsonl", codes)
+    assert again.read_bytes() == path.read_bytes(), "same inputs, same bytes"
+
+    sent = len(fake_api.requests)
+    replayed = tmp_path / "replayed.jsonl"
+    with replay(path):
+        collect(codes, archive=replayed, base_url=fake_api.base_url, concurrency=4, progress=False)
+    assert len(fake_api.requests) == sent
+    expected, actual = to_tables(live), to_tables(replayed)
+    assert expected.media.height == len(codes) - 1
+    for name in ("media", "comments", "owners", "children"):
+        assert_frame_equal(getattr(actual, name), getattr(expected, name))
+    for written in tmp_path.rglob("*"):
+        assert KEY.encode() not in written.read_bytes(), f"the key is in {written}"
+
+
+def test_retries_are_recorded_in_attempt_order(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    fake_api.set_for(CODES[0], "server_error")
+    with replay(path, mode="all"), Client(KEY, base_url=fake_api.base_url, max_retries=1) as c:
+        with pytest.raises(IgResearchError):
+            c.video_metadata(CODES[0])
+        fake_api.set_for(CODES[0], "ok")
+        c.video_metadata(CODES[0])
+    statuses = [i["response"]["status"]["code"] for i in read_cassette(path)]
+    assert statuses == [500, 500, 200]
+    with replay(path), Client(base_url=fake_api.base_url, max_retries=1) as client:
+        with pytest.raises(IgResearchError, match="HTTP 500"):
+            client.video_metadata(CODES[0])
+        assert client.fetch(CODES[0]).attempts == 1, "the recordings replay in recorded order"
+
+
+def test_mode_all_replaces_the_recordings_of_the_requests_it_makes_again(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    fake_api.date = datetime(2026, 1, 1, tzinfo=UTC)
+    record(fake_api, path, CODES[:2])
+    fake_api.date = datetime(2026, 1, 9, tzinfo=UTC)
+    with replay(path, mode="all"), Client(KEY, base_url=fake_api.base_url) as client:
+        client.video_metadata(CODES[1])
+    dates = {
+        json.loads(i["request"]["body"])["video_url"].split("/")[-2]: i["response"]["headers"][
+            "Date"
+        ]
+        for i in read_cassette(path)
+    }
+    assert dates == {
+        CODES[0]: ["Thu, 01 Jan 2026 00:00:00 GMT"],
+        CODES[1]: ["Fri, 09 Jan 2026 00:00:00 GMT"],
+    }
+
+
+def test_the_bundled_cassettes_are_read_and_written_byte_for_byte() -> None:
+    for name in ("documented_example.yaml", "demo.yaml"):
+        path = cassette_path(name)
+        assert _dump(read_cassette(path)) == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"interactions: []\nnote: caf\xe9\n", "UnicodeDecodeError"),
+        (b"interactions: [\n", "ParserError"),
+        (b"interactions:\n- request: {}\n", "not a vcrpy cassette"),
+        (
+            b"!!python/object/apply:os.system ['touch {marker}']\n",
+            "could not determine a constructor",
+        ),
+    ],
+)
+def test_a_cassette_that_cannot_be_read_is_an_error_and_is_left_alone(
+    tmp_path: Path, content: bytes, problem: str, no_key: None
+) -> None:
+    marker = tmp_path / "marker"
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content.replace(b"{marker}", str(marker).encode()))
+    before = path.read_bytes()
+    for mode in ("none", "new_episodes"):
+        with pytest.raises(CassetteError, match=problem) as caught, replay(path, mode=mode):
+            pass
+        assert str(path) in str(caught.value)
+    assert path.read_bytes() == before and not marker.exists(), "nothing ran, nothing overwritten"

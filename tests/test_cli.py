@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -113,5 +114,82 @@ def test_record_stops_at_a_rejected_key(
     cassette = tmp_path / "c.yaml"
     args = ["record", "DLlGZiCOBQ0", "C0ffee12345", "--cassette", str(cassette)]
     result = runner.invoke(main, [*args, "--base-url", fake_api.base_url])
-    assert result.exit_code == 1
+    assert result.exit_code == 3, "stopped early, as collect: the same stop rule"
+    assert "API key rejected (HTTP 401" in result.stderr
     assert len(fake_api.requests) == 1
+
+
+def test_record_plans_like_collect_and_pays_once_per_post(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cassette = tmp_path / "c.yaml"
+    args = ["record", "DLlGZiCOBQ0", "instagram.com/p/DLlGZiCOBQ0", "C0ffee12345"]
+    args += ["--cassette", str(cassette), "--base-url", fake_api.base_url, "--no-progress"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "1 duplicate" in first.stderr and "Cassette: " in first.stderr
+    assert (
+        "(2 new recordings)" in first.stderr and "Archive: none (a temporary one)" in first.stderr
+    )
+    assert len(fake_api.requests) == 2
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "(0 new recordings)" in again.stderr
+    assert len(fake_api.requests) == 2, "what the cassette holds is not paid for again"
+
+    monkeypatch.delenv("MEMORIES_API_KEY")
+    archive = tmp_path / "a.jsonl"
+    offline = ["collect", "DLlGZiCOBQ0", "C0ffee12345", "--archive", str(archive)]
+    result = runner.invoke(main, [*offline, "--replay", str(cassette), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Outcomes: ok 2, unavailable 0, failed 0" in result.stderr
+    assert len(fake_api.requests) == 2, "replayed with no key and no request"
+
+
+def test_a_cassette_miss_says_how_to_record_it(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    cassette = tmp_path / "c.yaml"
+    record = ["record", "C0ffee12345", "--cassette", str(cassette), "--no-progress"]
+    assert runner.invoke(main, [*record, "--base-url", fake_api.base_url]).exit_code == 0
+    result = runner.invoke(
+        main, ["fetch", "C0ffee12345", "--channel", "rapid", "--replay", str(cassette)]
+    )
+    assert result.exit_code == 1
+    assert (
+        "igresearch record https://www.instagram.com/reel/C0ffee12345/ --channel rapid "
+        f"--cassette {cassette}" in result.stderr
+    )
+    assert len(fake_api.requests) == 1, "the miss sent nothing"
+
+    nowhere = tmp_path / "nowhere.yaml"
+    missing = runner.invoke(main, ["fetch", "C0ffee12345", "--replay", str(nowhere)])
+    assert missing.exit_code == 1
+    hint = rf"igresearch record URL \.\.\. --cassette {re.escape(str(nowhere))}"
+    assert re.search(rf"No cassette at .*nowhere\.yaml.*{hint}", missing.stderr, flags=re.S)
+
+
+def test_collect_names_its_flags_where_the_library_names_parameters(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    args = ["collect", "C0ffee00001", "C0ffee00002", "C0ffee00003", "--no-progress"]
+    args += ["--archive", str(tmp_path / "a.jsonl"), "--base-url", fake_api.base_url]
+    result = runner.invoke(main, [*args, "--max-requests", "2"])
+    assert result.exit_code == 3
+    assert "Stopped early: --max-requests 2 reached; run again to continue." in result.stderr
+    assert "max_requests=" not in result.stderr
+    assert len(fake_api.requests) == 2
+
+
+def test_status_gives_each_lost_post_its_reason_without_repeating_the_url(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    archive = tmp_path / "a.jsonl"
+    fake_api.set_for("C0ffee00001", "null_media")
+    args = ["collect", "C0ffee00001", "--archive", str(archive), "--no-progress"]
+    assert runner.invoke(main, [*args, "--base-url", fake_api.base_url]).exit_code == 0
+    url = "https://www.instagram.com/reel/C0ffee00001/"
+    assert runner.invoke(main, ["status", str(archive)]).output.splitlines()[-1] == (
+        f"unavailable\tapify\t{url}\tMediaUnavailableError: unavailable (media node is null): "
+        "deleted, private or visible only when logged in."
+    )

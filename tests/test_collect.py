@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -17,7 +16,8 @@ from typing import Any
 import pytest
 
 from igresearch.archive import read_archive
-from igresearch.collect import RateLimiter, collect, plan_collection, read_url_file
+from igresearch.cli import exit_code
+from igresearch.collect import RateLimiter, collect, plan_collection
 from igresearch.errors import AuthError
 from igresearch.tables import to_tables
 from igresearch.testing import FakeAPI
@@ -60,25 +60,6 @@ def requested_codes(fake_api: FakeAPI) -> Counter[str]:
 # --- input ---
 
 
-def test_url_files_text_csv_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = tmp_path / "urls.txt"
-    text.write_text(
-        "# study A\nhttps://www.instagram.com/reel/AAAAAAAAAAA/\n\n  BBBBBBBBBBB  # x\n"
-    )
-    assert read_url_file(text) == [
-        ("urls.txt:2", "https://www.instagram.com/reel/AAAAAAAAAAA/"),
-        ("urls.txt:4", "BBBBBBBBBBB  # x"),
-    ]
-    table = tmp_path / "sample.csv"
-    table.write_text("id,URL,note\n1,instagram.com/p/AAAAAAAAAAA,a\n2,,b\n")
-    assert read_url_file(table) == [
-        ("sample.csv:2", "instagram.com/p/AAAAAAAAAAA"),
-        ("sample.csv:3", ""),
-    ]
-    monkeypatch.setattr(sys, "stdin", io.StringIO("AAAAAAAAAAA\n"))
-    assert read_url_file("-") == [("stdin:1", "AAAAAAAAAAA")]
-
-
 def test_plan_normalises_deduplicates_and_reports_invalid_lines(tmp_path: Path) -> None:
     entries = [
         ("f:1", "https://www.instagram.com/reel/AAAAAAAAAAA/?igsh=1"),
@@ -108,7 +89,7 @@ def test_collect_archives_every_outcome_with_provenance(
     fake_api.set_for(CODES[1], "null_media")
     summary = run(CODES[:3])
 
-    assert summary.exit_code == 0
+    assert exit_code(summary) == 0
     assert dict(summary.outcomes) == {"ok": 2, "unavailable": 1}
     records = {r["shortcode"]: r for r in archive_records(tmp_path)}
     ok = records[CODES[0]]
@@ -144,14 +125,14 @@ def test_failures_are_recorded_then_retried(run: Any, fake_api: FakeAPI, tmp_pat
     fake_api.set_for(CODES[0], "html")
     fake_api.set_for(CODES[1], "code_0003")
     first = run(CODES[:4])
-    assert (first.exit_code, first.outcomes["failed"], first.outcomes["ok"]) == (1, 2, 2)
+    assert (exit_code(first), first.outcomes["failed"], first.outcomes["ok"]) == (1, 2, 2)
     failed = [r for r in archive_records(tmp_path) if r["outcome"] == "failed"]
     assert {r["error"]["class"] for r in failed} == {"ResponseFormatError", "APIError"}
     assert all(r["response"] is None for r in failed)
 
     fake_api.reset()
     second = run(CODES[:6], retry_failed=True)
-    assert second.exit_code == 0
+    assert exit_code(second) == 0
     assert requested_codes(fake_api) == Counter(CODES[:2]), "only the failures"
 
 
@@ -175,9 +156,9 @@ def test_dry_run_requests_nothing(run: Any, fake_api: FakeAPI, tmp_path: Path) -
 
 def test_max_requests_stops_then_resumes(run: Any, fake_api: FakeAPI) -> None:
     summary = run(CODES[:10], max_requests=4)
-    assert (summary.exit_code, len(fake_api.requests)) == (3, 4)
-    assert "--max-requests" in str(summary.stopped)
-    assert run(CODES[:10]).exit_code == 0
+    assert (exit_code(summary), len(fake_api.requests)) == (3, 4)
+    assert "max_requests=4 reached" in str(summary.stopped)
+    assert exit_code(run(CODES[:10])) == 0
     assert requested_codes(fake_api) == Counter(CODES[:10])
 
 
@@ -189,7 +170,7 @@ def test_bad_key_or_no_credits_stop_the_run(
 ) -> None:
     fake_api.set_default(behaviour)
     summary = run(CODES, concurrency=2)
-    assert summary.exit_code == 3
+    assert exit_code(summary) == 3
     assert word in str(summary.stopped)
     assert len(fake_api.requests) <= 2, "every further request would fail too"
 
@@ -205,7 +186,7 @@ def test_no_key_fails_before_touching_the_archive(
 
 
 def test_no_valid_input_is_exit_2(run: Any) -> None:
-    assert run(["https://example.com/x"]).exit_code == 2
+    assert exit_code(run(["https://example.com/x"])) == 2
 
 
 def test_a_stormy_run_loses_nothing_and_a_second_run_completes(
@@ -231,7 +212,7 @@ def test_a_stormy_run_loses_nothing_and_a_second_run_completes(
     assert first.outcomes["failed"] > 0
 
     second = run(codes, timeout=5)
-    assert second.exit_code == 0
+    assert exit_code(second) == 0
     assert second.outcomes["ok"] == first.outcomes["failed"]
     latest = {r["shortcode"]: r["outcome"] for r in archive_records(tmp_path)}
     assert set(latest.values()) == {"ok"}
@@ -269,7 +250,7 @@ def test_sigkill_then_resume_pays_once_per_stored_post(fake_api: FakeAPI, tmp_pa
     summary = collect(
         codes, archive=archive, api_key=KEY, base_url=fake_api.base_url, progress=False, rate=1000
     )
-    assert summary.exit_code == 0
+    assert exit_code(summary) == 0
     second_run = requested_codes_since(fake_api, requests_before)
     assert not (second_run & stored_before), "nothing already stored is requested again"
     outcomes = Counter(r["shortcode"] for r in read_archive(archive) if r["outcome"] == "ok")
