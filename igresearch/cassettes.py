@@ -250,6 +250,7 @@ def read_cassette(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     Examples
     --------
+    >>> from igresearch.cassettes import cassette_path, read_cassette
     >>> [first] = read_cassette(cassette_path("documented_example.yaml"))
     >>> first["request"]["method"], first["response"]["status"]["code"]
     ('POST', 200)

@@ -110,6 +110,7 @@ class Client:
 
     Offline, from a recording (no key, no network):
 
+    >>> from igresearch import Client
     >>> from igresearch.cassettes import cassette_path, replay
     >>> with replay(cassette_path("documented_example.yaml")) as cassette:
     ...     with Client(transport=cassette) as client:

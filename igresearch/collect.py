@@ -195,6 +195,7 @@ def stop_rule(error: BaseException) -> Stop | None:
 
     Examples
     --------
+    >>> from igresearch.collect import stop_rule
     >>> from igresearch.errors import AuthError, RateLimitError
     >>> stop_rule(AuthError("API key rejected (HTTP 401) for ...")).reason
     'key'
@@ -319,6 +320,7 @@ def collect(
     --------
     >>> import tempfile
     >>> from pathlib import Path
+    >>> from igresearch import collect
     >>> from igresearch.cassettes import cassette_path, replay
     >>> archive = Path(tempfile.mkdtemp()) / "archive.jsonl"
     >>> with replay(cassette_path("documented_example.yaml")):

@@ -23,6 +23,8 @@ def recorded_posts(cassette: str | os.PathLike[str]) -> Counter[tuple[str, str]]
 
     Examples
     --------
+    >>> from igresearch.cassettes import cassette_path
+    >>> from igresearch.demo import recorded_posts
     >>> recorded_posts(cassette_path("documented_example.yaml"))
     Counter({('apify', 'DLlGZiCOBQ0'): 1})
     """

@@ -123,6 +123,7 @@ class MediaUnavailableError(APIError):
 
         Examples
         --------
+        >>> from igresearch.errors import MediaUnavailableError
         >>> MediaUnavailableError.why("media node is null")
         'unavailable (media node is null): deleted, private or visible only when logged in'
         """

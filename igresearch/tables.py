@@ -19,6 +19,8 @@ import polars as pl
 
 from .decode import decode_line
 from .extract import Part, record_rows
+from .files import atomic_path
+from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 
 __all__ = ["Tables", "read_tables", "to_tables"]
@@ -65,16 +67,12 @@ class Tables:
         for name in _NAMES:
             path = target / f"{name}.{format}"
             frame: pl.DataFrame = getattr(self, name)
-            temporary = target / f".{name}.{format}.part"
-            try:
+            with atomic_path(path) as temporary:
                 if format == "parquet":
                     keys = {"igresearch.schema_version": SCHEMA_VERSION, "igresearch.table": name}
                     frame.write_parquet(temporary, metadata=keys | dict(metadata or {}))
                 else:
                     _to_csv_frame(frame).write_csv(temporary)
-                temporary.replace(path)
-            finally:
-                temporary.unlink(missing_ok=True)
             paths.append(path)
         return paths
 
@@ -228,15 +226,15 @@ class _Builder:
         }
         # Sorted by key, so the same records give the same tables whatever their order.
         return Tables(
-            media=_latest(frames["media"], ["media_id", "fetched_at"]).sort(
+            media=latest(frames["media"], by=["media_id", "fetched_at"]).sort(
                 "media_id", "fetched_at", nulls_last=False
             ),
-            comments=_latest(frames["comments"], ["comment_id"]).sort(
+            comments=latest(frames["comments"], by="comment_id").sort(
                 "media_id", "created_at", "comment_id", nulls_last=False
             ),
             owners=_merge_owners(frames["owners"]).sort("owner_id"),
-            children=_latest(
-                frames["children"], ["parent_media_id", "position", "fetched_at"]
+            children=latest(
+                frames["children"], by=["parent_media_id", "position", "fetched_at"]
             ).sort("parent_media_id", "position", "fetched_at", nulls_last=False),
             errors=frames["errors"],
         )
@@ -263,17 +261,6 @@ _TIMES = {
     name: [column for column, dtype in schema.items() if dtype == TIME]
     for name, schema in SCHEMAS.items()
 }
-
-
-def _latest(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
-    """One row per key: the one with the latest fetched_at (input order breaks ties)."""
-    if frame.is_empty():
-        return frame
-    ordered = frame.with_row_index("_order").sort(["fetched_at", "_order"], nulls_last=False)
-    keyed = ordered.filter(pl.col(key[0]).is_not_null())
-    unkeyed = ordered.filter(pl.col(key[0]).is_null())
-    latest = keyed.unique(subset=key, keep="last", maintain_order=True)
-    return pl.concat([latest, unkeyed]).sort("_order").drop("_order")
 
 
 def _merge_owners(frame: pl.DataFrame) -> pl.DataFrame:

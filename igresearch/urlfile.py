@@ -22,6 +22,8 @@ def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
+    >>> from igresearch.urlfile import read_url_file
     >>> path = Path(tempfile.mkdtemp()) / "urls.txt"
     >>> _ = path.write_text("# study A\\nDLlGZiCOBQ0\\n\\ninstagram.com/p/C0ffee12345\\n")
     >>> read_url_file(path)
