@@ -88,8 +88,11 @@ class ArchiveWriter:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line, flushed and synced to disk."""
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._file.write(line.encode("utf-8"))
+        try:
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (half an emoji) in the answer: escape it
+            line = json.dumps(record, separators=(",", ":")).encode("ascii")
+        self._file.write(line + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 

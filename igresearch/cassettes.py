@@ -29,6 +29,7 @@ import io
 import json
 import os
 import threading
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
@@ -103,6 +104,7 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         self.mode = mode
         self._lock = threading.Lock()
         self._token: Token[replay | None] | None = None
+        self._version: tuple[int, int] | None = None
         self._live: HTTPAdapter | None = None
         self._start([])
 
@@ -131,7 +133,13 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         """How many interactions were recorded since the block began."""
         return len(self._new)
 
+    def _recreate_cm(self) -> replay:
+        """As a decorator, each call gets its own replay (calls may overlap in threads)."""
+        return replay(self.path, mode=self.mode)
+
     def __enter__(self) -> replay:
+        if self._token is not None:
+            raise CassetteError(f"{self!r} is already open: make a new replay(...) instead.")
         exists = self.path.is_file()
         if self.mode == "none" and not exists:
             raise CassetteError(
@@ -139,6 +147,7 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
                 f"replay({str(self.path)!r}, mode='new_episodes').",
                 cassette=self.path,
             )
+        self._version = _version(self.path)
         self._start(read_cassette(self.path) if exists else [])
         self._replays = self.mode != "all"
         self._records = self.mode in ("new_episodes", "all") or not exists
@@ -161,7 +170,12 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         if live is not None:
             live.close()
         if self._new:  # even after an error: the answers were paid for
-            write_bytes(self.path, _dump(self._interactions()))
+            with _writing:
+                # Another replay of this file may have written since this one began: keep its
+                # recordings too.
+                changed = _version(self.path) != self._version
+                kept = read_cassette(self.path) if changed else self._loaded
+                write_bytes(self.path, _dump(self._interactions(kept)))
 
     def close(self) -> None:
         """Nothing to do: a client closing its session leaves the replay open for the others;
@@ -220,13 +234,24 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
             channel=channel,
         )
 
-    def _interactions(self) -> list[dict[str, Any]]:
+    def _interactions(self, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
         new = [interaction for _, interaction in sorted(self._new, key=lambda item: item[0])]
-        kept = self._loaded
         if self.mode == "all":  # re-recorded requests replace their old recordings
             again = {_match_key(interaction["request"]) for interaction in new}
             kept = [old for old in kept if _match_key(old["request"]) not in again]
         return kept + new
+
+
+_writing = threading.Lock()  # one cassette written at a time in this process
+
+
+def _version(path: Path) -> tuple[int, int] | None:
+    """What tells whether a file changed: its modification time and size."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def cassette_path(name: str) -> Path:
@@ -267,17 +292,55 @@ def read_cassette(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def _loaded(item: dict[str, Any]) -> dict[str, Any]:
-    """One interaction as read, checked, with the response body as bytes."""
+    """One interaction as read, checked, with the response body as bytes, decoded."""
     request, response = item["request"], item["response"]
     for part in (request["headers"], response["headers"]):
-        if not all(isinstance(values, list) for values in part.values()):
-            raise ValueError("header values must be lists")
+        if not all(
+            isinstance(name, str) and isinstance(values, list) and _all_text(values)
+            for name, values in part.items()
+        ):
+            raise ValueError("headers must map names to lists of text")
     if not isinstance(request["method"], str) or not isinstance(request["uri"], str):
         raise ValueError("a request's method and uri must be text")
+    if not isinstance(request["body"], str | bytes | None):
+        raise ValueError("a request's body must be text")
     response["status"]["code"] = int(response["status"]["code"])
     body = response["body"]["string"]
-    response["body"]["string"] = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if not isinstance(body, str | bytes):
+        raise ValueError("a response's body must be text or bytes")
+    response["body"]["string"] = _decoded(
+        response, body.encode() if isinstance(body, str) else body
+    )
     return item
+
+
+def _all_text(values: list[Any]) -> bool:
+    return all(isinstance(value, str) for value in values)
+
+
+#: Largest answer body a cassette may hold once decompressed (a compressed body could expand
+#: without bound).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def _decoded(response: dict[str, Any], body: bytes) -> bytes:
+    """The body without its gzip/deflate content encoding (stock vcrpy may record it encoded),
+    and the response without that header."""
+    headers = response["headers"]
+    names = [name for name in headers if name.lower() == "content-encoding"]
+    codings = [c.strip().lower() for name in names for v in headers[name] for c in v.split(",")]
+    for coding in reversed([c for c in codings if c and c != "identity"]):
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise ValueError(f"a response body is {coding}-encoded, which replay cannot read")
+        inflater = zlib.decompressobj(15 if coding == "deflate" else 31)
+        body = inflater.decompress(body, MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+            raise ValueError(f"a response body expands beyond {MAX_BODY_BYTES} bytes")
+        if not inflater.eof:
+            raise ValueError(f"a response body is cut short ({coding})")
+    for name in names:
+        del headers[name]
+    return body
 
 
 def _dump(interactions: Iterable[dict[str, Any]]) -> bytes:
@@ -349,7 +412,7 @@ def _interaction(request: PreparedRequest, answer: Response) -> dict[str, Any]:
                 for name in answer.raw.headers
                 if name.lower() != "content-encoding"
             },
-            "status": {"code": answer.status_code, "message": answer.reason},
+            "status": {"code": answer.status_code, "message": _scrub(answer.reason, secrets)},
         },
         secrets,
     )

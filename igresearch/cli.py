@@ -261,7 +261,10 @@ def demo(out: str) -> None:
     from .demo import run_demo
     from .metrics import engagement_by_owner
 
-    tables = run_demo(out)
+    try:
+        tables = run_demo(out)
+    except FileExistsError as error:
+        raise click.UsageError(f"{error} (--out)") from None
     media = tables.media
     click.echo(
         f"Replayed the synthetic demo study (invented accounts: never cite it) into {out}/\n"

@@ -292,7 +292,7 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
     status = response.status_code
     try:
         decoded = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         decoded = None
     envelope: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
     raw_code = envelope.get("code") if envelope else None

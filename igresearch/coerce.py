@@ -51,7 +51,8 @@ def to_count(value: Any) -> int | None:
 
 
 def to_float(value: Any) -> float | None:
-    if type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e300:
+    # abs() first: an int too large for a float (10**400) is out of range, not an error.
+    if type(value) in (int, float) and abs(value) < 1e300:
         return float(value)
     return None
 
@@ -79,7 +80,9 @@ def to_epoch_us(value: Any) -> int | None:
     if type(value) is int and 0 <= value <= MAX_EPOCH_S:  # the common case, first
         return value * 1_000_000
     seconds: float | None = None
-    if type(value) in (int, float) or (type(value) is str and value.isascii() and value.isdigit()):
+    if type(value) is int:
+        return None  # outside 1970-2100 (checked above)
+    if type(value) is float or (type(value) is str and value.isascii() and value.isdigit()):
         seconds = float(value)
     elif type(value) is str:
         try:

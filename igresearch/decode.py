@@ -13,6 +13,7 @@ extractor and give the same rows (``tests/test_decode.py``).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, TypedDict
 
 import msgspec
@@ -121,15 +122,20 @@ def decode_line(line: bytes) -> Any:
     """The record (or response) a JSON line holds, or a :class:`BadLine` saying why not."""
     try:
         record = _TYPED.decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         pass
     else:
         if _pruned_safely(record):  # type: ignore[arg-type]
             return record
     try:
         return _PLAIN.decode(line)
+    except RecursionError:
+        return BadLine("nested too deeply to read")
     except msgspec.DecodeError as error:
-        return BadLine(f"not valid JSON ({error}); a partial last line is normal")
+        try:  # msgspec refuses lone surrogates (half an emoji) that the json module reads
+            return json.loads(line)
+        except (ValueError, RecursionError):
+            return BadLine(f"not valid JSON ({error}); a partial last line is normal")
 
 
 def _pruned_safely(record: dict[str, Any]) -> bool:

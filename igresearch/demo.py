@@ -66,16 +66,33 @@ def collect_from_cassette(
     return summaries
 
 
+_MARKER = ".igresearch-demo"
+
+
 def run_demo(
     out: str | os.PathLike[str], *, cassette: str | os.PathLike[str] | None = None
 ) -> Tables:
     """Replay the bundled synthetic study into ``out/archive.jsonl``, write the tables (parquet)
-    to ``out/tables`` and the engagement figures to ``out/figures``. A previous demo archive in
-    `out` is replaced."""
+    to ``out/tables`` and the engagement figures to ``out/figures``. A previous demo in `out` is
+    replaced; anything else there is never touched.
+
+    Raises
+    ------
+    FileExistsError
+        When `out` holds an archive, tables or figures that the demo did not write.
+    """
     from .plots import save_all
 
     folder = Path(out)
+    marker = folder / _MARKER
+    ours = [folder / name for name in ("archive.jsonl", "tables", "figures")]
+    if not marker.exists() and any(path.exists() for path in ours):
+        raise FileExistsError(
+            f"{folder} already holds an archive, tables or figures that the demo did not write; "
+            "the demo replaces its own output only. Choose another folder."
+        )
     folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text("Written by igresearch's demo: replaced by the next demo run.\n")
     archive = folder / "archive.jsonl"
     archive.unlink(missing_ok=True)
     collect_from_cassette(cassette or cassette_path("demo.yaml"), archive)

@@ -411,9 +411,12 @@ class FakeAPI:
             self._per_shortcode[shortcode] = checked
 
     def set_payload(self, shortcode: str, envelope: Any) -> None:
-        """Serve ``envelope`` (any JSON value) as the ``ok`` answer for ``shortcode``."""
+        """Serve ``envelope`` (any JSON value, or bytes sent as they are) as the ``ok`` answer
+        for ``shortcode``."""
         with self._lock:
-            self._payloads[shortcode] = _dumps(envelope)
+            self._payloads[shortcode] = (
+                envelope if isinstance(envelope, bytes) else _dumps(envelope)
+            )
 
     def reset(self) -> None:
         """Forget recorded requests, the queue, per-shortcode behaviours and payloads, and the

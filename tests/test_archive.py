@@ -164,3 +164,21 @@ def test_index_and_attrition(tmp_path: Path) -> None:
         ("CCCCCCCCCCC", "failed"),
     ]
     assert all(reason == "APIError: boom" for *_, reason in attrition.lost)
+
+
+def test_half_an_emoji_in_an_answer_is_written_escaped_and_read_back(tmp_path: Path) -> None:
+    from igresearch.tables import to_tables
+    from igresearch.testing import FakeAPI
+
+    path = tmp_path / "a.jsonl"
+    answer = FakeAPI.media_for("DLlGZiCOBQ0")
+    answer["data"]["data"]["xdt_shortcode_media"]["edge_media_to_caption"] = {
+        "edges": [{"node": {"text": "nice \ud83d and \u00e9"}}]  # a lone surrogate from JSON
+    }
+    stored = record("DLlGZiCOBQ0", "ok", "2026-01-01T00:00:00+00:00") | {"response": answer}
+    with ArchiveWriter(path) as writer:
+        writer.append(stored)
+        writer.append(record("BBBBBBBBBBB", "failed"))
+    assert path.read_bytes().count(b"\n") == 2 and b"\\ud83d" in path.read_bytes()
+    assert [r["shortcode"] for r in read_archive(path)] == ["DLlGZiCOBQ0", "BBBBBBBBBBB"]
+    assert to_tables(path).media["caption"].to_list() == ["nice \ufffd and \u00e9"]

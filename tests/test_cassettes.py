@@ -406,6 +406,18 @@ def test_the_bundled_cassettes_are_read_and_written_byte_for_byte() -> None:
         assert _dump(read_cassette(path)) == path.read_bytes()
 
 
+def _one_interaction(
+    request_body: str = "'{}'", response_body: str = "'{}'", headers: str = "{}"
+) -> bytes:
+    """A cassette of one interaction, with one part replaced by a stranger's YAML."""
+    return (
+        "interactions:\n"
+        f"- request: {{body: {request_body}, headers: {{}}, method: POST, uri: 'http://x/a/b/c'}}\n"
+        f"  response: {{body: {{string: {response_body}}}, headers: {headers},\n"
+        "    status: {code: 200, message: OK}}\n"
+    ).encode()
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -415,6 +427,16 @@ def test_the_bundled_cassettes_are_read_and_written_byte_for_byte() -> None:
         (
             b"!!python/object/apply:os.system ['touch {marker}']\n",
             "could not determine a constructor",
+        ),
+        *(
+            (_one_interaction(**change), "not a vcrpy cassette")
+            for change in (
+                {"request_body": "[1, 2]"},
+                {"response_body": "300000000"},
+                {"headers": "{Content-Type: [7]}"},
+                {"headers": "{7: [text/html]}"},
+                {"headers": "{Content-Encoding: [br]}"},
+            )
         ),
     ],
 )
@@ -430,3 +452,98 @@ def test_a_cassette_that_cannot_be_read_is_an_error_and_is_left_alone(
             pass
         assert str(path) in str(caught.value)
     assert path.read_bytes() == before and not marker.exists(), "nothing ran, nothing overwritten"
+
+
+def _gzip_cassette(path: Path, body: bytes) -> None:
+    """A cassette as stock vcrpy records it without decode_compressed_response: body gzipped."""
+    import gzip
+
+    import yaml
+
+    request = {
+        "body": json.dumps({"video_url": f"https://www.instagram.com/reel/{CODES[0]}/",
+                            "channel": "apify"}),
+        "headers": {},
+        "method": "POST",
+        "uri": "https://mavi-backend.memories.ai/serve/api/v2/instagram/video/metadata",
+    }  # fmt: skip
+    response = {
+        "body": {"string": gzip.compress(body)},
+        "headers": {"Content-Encoding": ["gzip"], "Content-Type": ["application/json"]},
+        "status": {"code": 200, "message": "OK"},
+    }
+    interactions = [{"request": request, "response": response}]
+    path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+
+
+def test_a_gzipped_vcrpy_recording_replays_decoded(tmp_path: Path, no_key: None) -> None:
+    path = tmp_path / "vcrpy.yaml"
+    _gzip_cassette(path, json.dumps(FakeAPI.media_for(CODES[0])).encode())
+    with replay(path), Client() as client:
+        assert client.video_metadata(CODES[0]) == FakeAPI.media_for(CODES[0])
+
+
+def test_a_compressed_body_that_expands_without_bound_is_refused(
+    tmp_path: Path, no_key: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from igresearch import cassettes
+
+    monkeypatch.setattr(cassettes, "MAX_BODY_BYTES", 10_000)
+    path = tmp_path / "bomb.yaml"
+    _gzip_cassette(path, b" " * 50_000)
+    with pytest.raises(CassetteError, match="expands beyond 10000 bytes"), replay(path):
+        pass
+
+
+def test_a_decorated_function_called_from_two_threads_keeps_both_recordings(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    path = tmp_path / "c.yaml"
+    both_inside = threading.Barrier(2, timeout=30)
+
+    @replay(path, mode="new_episodes")
+    def fetch(code: str) -> None:
+        with Client(KEY, base_url=fake_api.base_url) as client:
+            client.video_metadata(code)
+        both_inside.wait()  # neither replay ends before the other has recorded
+
+    threads = [threading.Thread(target=fetch, args=(code,)) for code in CODES[:2]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    recorded = {body_meaning(i["request"]["body"]) for i in read_cassette(path)}
+    assert len(fake_api.requests) == 2
+    assert recorded == {("apify", CODES[0]), ("apify", CODES[1])}, "both paid answers kept"
+    with replay(path) as open_replay, pytest.raises(CassetteError, match="already open"):
+        open_replay.__enter__()
+
+
+def test_a_key_in_the_reason_phrase_is_not_recorded(tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(FakeAPI.media_for(CODES[0])).encode()
+            self.send_response(200, f"OK {self.headers['Authorization']}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "c.yaml"
+        base = f"http://127.0.0.1:{server.server_address[1]}/serve/api/v2"
+        with replay(path, mode="once"), Client(KEY, base_url=base) as client:
+            client.video_metadata(CODES[0])
+    finally:
+        server.shutdown()
+        server.server_close()
+    [interaction] = read_cassette(path)
+    assert KEY not in path.read_text()
+    assert interaction["response"]["status"]["message"] == "OK <REDACTED>"

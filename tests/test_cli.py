@@ -193,3 +193,14 @@ def test_status_gives_each_lost_post_its_reason_without_repeating_the_url(
         f"unavailable\tapify\t{url}\tMediaUnavailableError: unavailable (media node is null): "
         "deleted, private or visible only when logged in."
     )
+
+
+def test_demo_never_touches_a_folder_it_did_not_write(runner: CliRunner, tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "archive.jsonl").write_text("MY PAID DATA\n")
+    result = runner.invoke(main, ["demo", "--out", str(study)])
+    assert result.exit_code == 2
+    assert "the demo did not write" in result.output and "Choose another folder" in result.output
+    assert (study / "archive.jsonl").read_text() == "MY PAID DATA\n"
+    assert sorted(p.name for p in study.iterdir()) == ["archive.jsonl"], "nothing written"

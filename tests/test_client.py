@@ -308,3 +308,10 @@ def test_a_key_echoed_by_the_server_is_cut_from_the_error(
         client.video_metadata(SHORTCODE)
     assert KEY not in str(caught.value) and KEY not in repr(caught.value)
     assert "bad request from <API key>" in str(caught.value)
+
+
+def test_an_answer_nested_too_deeply_is_a_format_error(client: Client, fake_api: FakeAPI) -> None:
+    fake_api.set_payload(SHORTCODE, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ResponseFormatError) as caught:
+        client.video_metadata(SHORTCODE)
+    assert (caught.value.status, caught.value.attempts) == (200, 1)

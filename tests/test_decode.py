@@ -107,3 +107,25 @@ def test_wrong_types_step_aside_rather_than_differ(tmp_path: Path) -> None:
         assert isinstance(node_of(decode_line(json.dumps(broken).encode())), dict), field
         assert_same(through_file([broken], tmp_path), to_tables([broken]))
         assert to_tables([broken]).media["play_count"].to_list() == [1799817]
+
+
+def test_a_line_nested_too_deeply_is_one_malformed_record(tmp_path: Path) -> None:
+    path = tmp_path / "records.jsonl"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    path.write_bytes(json.dumps(DOCUMENTED).encode() + b"\n" + deep + b"\n")
+    tables = to_tables(path)
+    assert tables.media.height == 1
+    assert tables.errors.select("record", "kind", "reason").rows() == [
+        ("records.jsonl:2", "malformed", "nested too deeply to read")
+    ]
+
+
+def test_huge_numbers_are_null_not_errors() -> None:
+    document = json.loads(json.dumps(DOCUMENTED))
+    node = document["data"]["data"]["xdt_shortcode_media"]
+    node |= {"video_duration": 10**400, "taken_at_timestamp": 10**400, "video_view_count": 10**30}
+    tables = to_tables([document])
+    assert tables.errors.height == 0
+    assert tables.media.select("duration_s", "taken_at", "view_count").rows() == [
+        (None, None, None)
+    ]
