@@ -224,7 +224,8 @@ class _Builder:
             name: pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMAS[name])
             for name, parts in self._frames.items()
         }
-        # Sorted by key, so the same records give the same tables whatever their order.
+        # Sorted by key, so the same records give the same tables whatever their order (but
+        # among snapshots with equal keys and fetch times, the later record wins).
         return Tables(
             media=latest(frames["media"], by=["media_id", "fetched_at"]).sort(
                 "media_id", "fetched_at", nulls_last=False
