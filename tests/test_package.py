@@ -65,17 +65,14 @@ def test_the_new_names_are_exported() -> None:
 
 
 @pytest.mark.parametrize("offline", [False, True], ids=["plain", "IGRESEARCH_OFFLINE=1"])
-def test_import_loads_no_heavy_optional_parts(offline: bool) -> None:
-    code = f"import sys, igresearch; print(sorted(m for m in {HEAVY} if m in sys.modules))"
-    out = python(code, offline=offline)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
-
-
-def test_metrics_plots_and_report_are_attributes_loaded_on_first_use() -> None:
+def test_metrics_plots_and_report_are_attributes_loaded_on_first_use(offline: bool) -> None:
+    """`import igresearch` loads no heavy optional part, with or without the network block;
+    neither do metrics and report; plots loads matplotlib."""
     code = f"""
 import sys, igresearch
 loaded = lambda: sorted(m for m in {HEAVY} if m in sys.modules)
+print(loaded())
+import igresearch.metrics
 print(loaded())
 print(igresearch.metrics.latest.__module__, igresearch.report.__name__, loaded())
 print(igresearch.write_report.__module__, loaded())
@@ -83,9 +80,10 @@ print(igresearch.plots.save_figure.__module__, loaded())
 from igresearch import *
 print(sorted(set(igresearch.__all__) - set(dir())))
 """
-    out = python(code, offline=False)
+    out = python(code, offline=offline)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
+        "[]",
         "[]",
         "igresearch.metrics igresearch.report []",
         "igresearch.report []",
