@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -247,6 +248,14 @@ def test_the_demo_study_is_synthetic_and_rich(
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
+    # Built from a copy of the project: an in-tree build rewrites igresearch.egg-info, which
+    # tests running meanwhile in other xdist workers read (importlib.metadata finds it first).
+    source, dist = tmp_path / "source", tmp_path / "dist"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
         # No build isolation: the dev extra installs setuptools, so nothing is downloaded.
         [
@@ -259,13 +268,13 @@ def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
             "--no-index",
             "-q",
             "-w",
-            str(tmp_path),
-            str(ROOT),
+            str(dist),
+            str(source),
         ],
         check=True,
         capture_output=True,
     )
-    [wheel] = tmp_path.glob("igresearch-*.whl")
+    [wheel] = dist.glob("igresearch-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("demo.yaml", "documented_example.yaml"):
         assert f"igresearch/bundled/{name}" in names
