@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench lab clean
+.PHONY: demo test test-fast lint bench lab clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "igresearch needs Python 3.11 or newer: set PYTHON=python3.11 (or newer).")'
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# For development: the suite without the tests marked slow (kernels, wheels, killed subprocesses).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebook]'

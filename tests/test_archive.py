@@ -111,6 +111,7 @@ def test_igresearch_imports_and_writes_an_archive_without_fcntl(tmp_path: Path) 
     assert out.stdout.split("\n")[:2] == ["refused", "['AAAAAAAAAAA']"]
 
 
+@pytest.mark.slow
 def test_the_lock_dies_with_a_killed_writer(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     script = textwrap.dedent(

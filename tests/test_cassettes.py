@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ from igresearch.client import Client
 from igresearch.collect import collect
 from igresearch.demo import collect_from_cassette, recorded_posts, run_demo
 from igresearch.errors import CassetteError, IgResearchError
-from igresearch.tables import to_tables
+from igresearch.tables import Tables, to_tables
 from igresearch.testing import FakeAPI
 
 KEY = "sk-SECRET-cassette-test-key-0123456789"
@@ -214,7 +215,9 @@ def test_documented_example_cassette_is_the_seed_json_byte_for_byte() -> None:
         assert documented.decode().strip() in seed.read_text(encoding="utf-8")
 
 
-def test_the_demo_study_is_synthetic_and_rich(tmp_path: Path, no_key: None) -> None:
+def test_the_demo_study_is_synthetic_and_rich(
+    demo: Path, demo_tables: Tables, tmp_path: Path, no_key: None
+) -> None:
     tables = run_demo(tmp_path)
     media, owners = tables.media, tables.owners
     assert media["media_id"].n_unique() == 60 and owners.height == 8
@@ -235,12 +238,24 @@ def test_the_demo_study_is_synthetic_and_rich(tmp_path: Path, no_key: None) -> N
         "distribution.png", "growth.png", "owners.png", "scatter.png", "time.png"
     ]  # fmt: skip
 
-    again = run_demo(tmp_path / "again")
+    # Another run (the session's, in conftest.py) gives the same tables and figures.
     for name in ("media", "comments", "owners", "children", "errors"):
-        assert_frame_equal(getattr(again, name), getattr(tables, name))
+        assert_frame_equal(getattr(demo_tables, name), getattr(tables, name))
+    assert sorted(p.name for p in (demo / "figures").iterdir()) == sorted(
+        p.name for p in (tmp_path / "figures").iterdir()
+    )
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
+    # Built from a copy of the project: an in-tree build rewrites igresearch.egg-info, which
+    # tests running meanwhile in other xdist workers read (importlib.metadata finds it first).
+    source, dist = tmp_path / "source", tmp_path / "dist"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
         # No build isolation: the dev extra installs setuptools, so nothing is downloaded.
         [
@@ -253,13 +268,13 @@ def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
             "--no-index",
             "-q",
             "-w",
-            str(tmp_path),
-            str(ROOT),
+            str(dist),
+            str(source),
         ],
         check=True,
         capture_output=True,
     )
-    [wheel] = tmp_path.glob("igresearch-*.whl")
+    [wheel] = dist.glob("igresearch-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("demo.yaml", "documented_example.yaml"):
         assert f"igresearch/bundled/{name}" in names
@@ -351,7 +366,14 @@ def test_recording_runs_concurrently_in_a_fixed_order_and_replays_to_the_same_ta
     sent = len(fake_api.requests)
     replayed = tmp_path / "replayed.jsonl"
     with replay(path):
-        collect(codes, archive=replayed, base_url=fake_api.base_url, concurrency=4, progress=False)
+        collect(
+            codes,
+            archive=replayed,
+            base_url=fake_api.base_url,
+            concurrency=4,
+            rate=1000.0,
+            progress=False,
+        )
     assert len(fake_api.requests) == sent
     expected, actual = to_tables(live), to_tables(replayed)
     assert expected.media.height == len(codes) - 1
@@ -365,15 +387,17 @@ def test_retries_are_recorded_in_attempt_order(
     fake_api: FakeAPI, tmp_path: Path, no_key: None
 ) -> None:
     path = tmp_path / "c.yaml"
+    sleeps: list[float] = []
+    options = {"base_url": fake_api.base_url, "max_retries": 1, "sleep": sleeps.append}
     fake_api.set_for(CODES[0], "server_error")
-    with replay(path, mode="all"), Client(KEY, base_url=fake_api.base_url, max_retries=1) as c:
+    with replay(path, mode="all"), Client(KEY, **options) as c:
         with pytest.raises(IgResearchError):
             c.video_metadata(CODES[0])
         fake_api.set_for(CODES[0], "ok")
         c.video_metadata(CODES[0])
     statuses = [i["response"]["status"]["code"] for i in read_cassette(path)]
     assert statuses == [500, 500, 200]
-    with replay(path), Client(base_url=fake_api.base_url, max_retries=1) as client:
+    with replay(path), Client(**options) as client:
         with pytest.raises(IgResearchError, match="HTTP 500"):
             client.video_metadata(CODES[0])
         assert client.fetch(CODES[0]).attempts == 1, "the recordings replay in recorded order"

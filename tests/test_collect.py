@@ -233,6 +233,7 @@ def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_pays_once_per_stored_post(fake_api: FakeAPI, tmp_path: Path) -> None:
     codes = [f"K1lled{i:05d}" for i in range(60)]
     urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
@@ -261,6 +262,7 @@ def requested_codes_since(fake_api: FakeAPI, start: int) -> set[str]:
     return {r.json["video_url"].split("/")[-2] for r in fake_api.requests[start:] if r.json}
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_with_exit_130(fake_api: FakeAPI, tmp_path: Path) -> None:
     urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
     urls.write_text("\n".join(f"Ctrl0C{i:05d}" for i in range(200)) + "\n")

@@ -85,6 +85,7 @@ def test_notebook_ends_with_an_assert_cell(path: Path) -> None:
     assert any(isinstance(statement, ast.Assert) for statement in statements)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_notebook_runs_offline_without_a_key(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

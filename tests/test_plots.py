@@ -7,8 +7,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,15 +89,7 @@ def offsets(ax: Axes, index: int = 0) -> np.ndarray[Any, Any]:
     return np.asarray(ax.collections[index].get_offsets())
 
 
-# --- import ------------------------------------------------------------------------------------
-
-
-def test_importing_igresearch_does_not_import_matplotlib() -> None:
-    code = (
-        "import sys, igresearch, igresearch.metrics; "
-        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+# Importing igresearch (and igresearch.metrics) without matplotlib is checked in test_package.py.
 
 
 # --- ratio_scatter -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Tests for igresearch.pseudonymize, on tables built from the fixtures and the synthetic demo."""
+"""Tests for igresearch.pseudonymize, on tables built from the fixtures and the synthetic demo
+(``demo_tables``, built once per run in conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from igresearch.demo import run_demo
 from igresearch.pseudonymize import pseudonymize
 from igresearch.schema import SCHEMAS
 from igresearch.tables import Tables, to_tables
@@ -90,11 +90,6 @@ def _bare_reel(caption: str) -> dict[str, Any]:
         "owner": {"id": "70000000001", "username": "fixture_owner"},
         "edge_media_to_caption": {"edges": [{"node": {"text": caption}}]},
     }
-
-
-@pytest.fixture(scope="module")
-def demo_tables(tmp_path_factory: pytest.TempPathFactory) -> Tables:
-    return run_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")

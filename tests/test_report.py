@@ -1,59 +1,36 @@
-"""Citable reports: what they say, their checksums, their provenance; citations."""
+"""Citable reports: what they say, their checksums, their provenance; citations.
+
+``demo`` and ``report`` (the demo study and its report, built once per run) are in conftest.py.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
 import polars as pl
-import pytest
 from click.testing import CliRunner
 
 from igresearch import __version__
 from igresearch.cli import main
-from igresearch.demo import run_demo
 from igresearch.report import software_citation, write_report
 
 ROOT = Path(__file__).parent.parent
-RENAMED: list[Path] = []  # every file the report fixture's build moved into place
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic demo study, replayed offline (its archive, tables and figures)."""
-    folder = tmp_path_factory.mktemp("demo")
-    run_demo(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def report(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report")
-    rename = os.replace
-
-    def recorded(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-        RENAMED.append(Path(target))
-        rename(source, target)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(os, "replace", recorded)
-        page = write_report(demo / "archive.jsonl", out)
-    assert page == out / "report.html"
-    return out
-
-
-def test_every_file_is_written_whole_then_renamed_into_place(report: Path) -> None:
+def test_every_file_is_written_whole_then_renamed_into_place(
+    report: Path, report_renamed: list[Path]
+) -> None:
     """Written through igresearch.files: a reader never sees half a file, and a failed write
     leaves an older report as it was."""
     written = {path for path in report.rglob("*") if path.is_file()}
     assert {"report.html", "report.md", "provenance.json", "data-dictionary.md"} <= {
         path.name for path in written
     }
-    assert set(RENAMED) == written
-    assert len(RENAMED) == len(written), "each file is written once"
+    assert set(report_renamed) == written
+    assert len(report_renamed) == len(written), "each file is written once"
 
 
 def test_the_report_states_window_channels_outcomes_and_attrition(report: Path) -> None:

@@ -413,6 +413,7 @@ def test_lifecycle_errors() -> None:
         api.start()
 
 
+@pytest.mark.slow
 def test_main_serves_until_interrupted() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "igresearch.testing"],

@@ -1,0 +1,85 @@
+"""Artefacts that take seconds to build, built once per run and shared by the tests that read them.
+
+``demo`` is the synthetic demo study replayed by :func:`igresearch.demo.run_demo` (archive,
+tables and 300-dpi figures) and ``report`` is :func:`igresearch.report.write_report` of its
+archive (tables, PNG and SVG figures, provenance). Tests only read them; a test that needs a
+build of its own (to compare two runs, or with other options) still makes one in ``tmp_path``.
+
+The suite runs in several processes (pytest-xdist), each with its own session, so each artefact
+is built by the first process that asks for it, under a file lock in the run's temporary folder,
+and read from there by the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from igresearch.demo import run_demo
+from igresearch.report import write_report
+from igresearch.tables import Tables, to_tables
+
+
+def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name`, made by `build` once per run, however many processes run the tests."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's temporary folder, shared by all its workers
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(root / f"{name}.lock"):
+        if not done.exists():
+            build(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder :func:`run_demo` filled, without a key: ``archive.jsonl``, ``tables/`` and
+    ``figures/``. Read it, never write to it."""
+
+    def build(folder: Path) -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("MEMORIES_API_KEY", raising=False)
+            run_demo(folder)
+
+    return _built_once(tmp_path_factory, "demo", build)
+
+
+@pytest.fixture(scope="session")
+def demo_tables(demo: Path) -> Tables:
+    """The tables :func:`run_demo` returned for ``demo`` (``to_tables`` of its archive)."""
+    return to_tables(demo / "archive.jsonl")
+
+
+@pytest.fixture(scope="session")
+def report(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder :func:`write_report` of the demo archive filled. Read it, never write to it."""
+
+    def build(folder: Path) -> None:
+        renamed: list[str] = []
+        rename = os.replace
+
+        def recorded(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+            renamed.append(str(target))
+            rename(source, target)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(os, "replace", recorded)
+            page = write_report(demo / "archive.jsonl", folder)
+        assert page == folder / "report.html"
+        (folder.parent / "report-renamed.json").write_text(json.dumps(renamed), encoding="utf-8")
+
+    return _built_once(tmp_path_factory, "report", build)
+
+
+@pytest.fixture(scope="session")
+def report_renamed(report: Path) -> list[Path]:
+    """Every file the build of ``report`` moved into place with ``os.replace``, in order."""
+    names = json.loads((report.parent / "report-renamed.json").read_text(encoding="utf-8"))
+    return [Path(name) for name in names]
