@@ -238,7 +238,7 @@ def test_the_demo_study_is_synthetic_and_rich(
         "distribution.png", "growth.png", "owners.png", "scatter.png", "time.png"
     ]  # fmt: skip
 
-    # Another run (the session's, in conftest.py) gives the same tables and figures.
+    # Another run (the session's, in conftest.py) gives the same tables and figure files.
     for name in ("media", "comments", "owners", "children", "errors"):
         assert_frame_equal(getattr(demo_tables, name), getattr(tables, name))
     assert sorted(p.name for p in (demo / "figures").iterdir()) == sorted(
@@ -387,7 +387,7 @@ def test_retries_are_recorded_in_attempt_order(
     fake_api: FakeAPI, tmp_path: Path, no_key: None
 ) -> None:
     path = tmp_path / "c.yaml"
-    sleeps: list[float] = []
+    sleeps: list[float] = []  # the retries wait on this list, not on the clock
     options = {"base_url": fake_api.base_url, "max_retries": 1, "sleep": sleeps.append}
     fake_api.set_for(CODES[0], "server_error")
     with replay(path, mode="all"), Client(KEY, **options) as c:
