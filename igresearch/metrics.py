@@ -271,8 +271,8 @@ def latest(media: pl.DataFrame, *, by: str | Sequence[str] = "media_id") -> pl.D
     key = [by] if isinstance(by, str) else list(by)
     if not key:
         raise ValueError("latest(by=...) needs at least one key column.")
-    if media.is_empty():
-        return media
+    if media.is_empty() or not media.select(pl.struct(key).is_duplicated().any()).item():
+        return media  # one row per key already (the common case for small inputs)
     ordered = media.with_row_index("_order").sort(["fetched_at", "_order"], nulls_last=False)
     keyed = ordered.filter(pl.col(key[0]).is_not_null())
     unkeyed = ordered.filter(pl.col(key[0]).is_null())

@@ -267,12 +267,12 @@ _TIMES = {
 def _merge_owners(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per account: for each column its latest non-null value, so a stub never
     overwrites a known follower count."""
-    if frame.is_empty():
-        return frame
+    frame = frame.filter(pl.col("owner_id").is_not_null())
+    if not frame["owner_id"].is_duplicated().any():
+        return frame  # one row per account already
     columns = [c for c in frame.columns if c != "owner_id"]
     return (
-        frame.filter(pl.col("owner_id").is_not_null())
-        .with_row_index("_order")
+        frame.with_row_index("_order")
         .sort(["fetched_at", "_order"], nulls_last=False)
         .group_by("owner_id", maintain_order=True)
         .agg(pl.col("_order").min(), *(pl.col(c).drop_nulls().last() for c in columns))

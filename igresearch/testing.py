@@ -337,7 +337,7 @@ class FakeAPI:
         # A short poll interval keeps stop() (hence every fixture teardown) quick.
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name=f"FakeAPI:{server.server_port}",
             daemon=True,
         )
