@@ -83,3 +83,9 @@ def report_renamed(report: Path) -> list[Path]:
     """Every file the build of ``report`` moved into place with ``os.replace``, in order."""
     names = json.loads((report.parent / "report-renamed.json").read_text(encoding="utf-8"))
     return [Path(name) for name in names]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first: pytest-xdist hands tests out in this order, so the long ones (notebook
+    kernels above all) run while the many short ones fill the other worker, not at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
