@@ -13,8 +13,9 @@ Rows of comments, owners and carousel children are :class:`Items`: the dicts fou
 paths (``*`` walks a list), each read with its own column sources. A new column is one line in
 :mod:`igresearch.schema` plus one line per shape here.
 
-The declarations are compiled into Python functions, once, at import: a media row builder and a
-column builder per table (one list comprehension per column, no row tuples). They read plain
+The declarations (never any data) are compiled into Python functions, once, at import: a media
+row builder and a column builder per table (one list comprehension per column, no row tuples).
+They read plain
 dicts (any decoded JSON) and, for the GraphQL shape, the msgspec structures that
 :mod:`igresearch.decode` decodes the documented shape into (attribute access); both are compiled
 from the same declarations, and a test checks they give the same tables.
@@ -476,9 +477,10 @@ class _CompiledItems:
 
     def __init__(self, items: Items, table: str, compiler: _Compiler) -> None:
         schema = SCHEMAS[table]
-        self.walkers = [self._walker(path, compiler) for path in items.paths]
         if table == "comments":
             self.comments = self._comment_walker(items, compiler)
+        else:
+            self.walkers = [self._walker(path, compiler) for path in items.paths]
         body = ", ".join(
             f"{name!r}: [{compiler.value(source, schema[name])} for x in items]"
             for name, source in items.columns.items()
