@@ -15,8 +15,7 @@ paths (``*`` walks a list), each read with its own column sources. A new column 
 
 The declarations (never any data) are compiled into Python functions, once, at import: a media
 row builder and a column builder per table (one list comprehension per column, no row tuples).
-They read plain
-dicts (any decoded JSON) and, for the GraphQL shape, the msgspec structures that
+They read plain dicts (any decoded JSON) and, for the GraphQL shape, the msgspec structures that
 :mod:`igresearch.decode` decodes the documented shape into (attribute access); both are compiled
 from the same declarations, and a test checks they give the same tables.
 """
