@@ -15,7 +15,9 @@ One writer at a time: a lock file ``<archive>.lock`` (readable by its owner only
 operating system's file lock through :mod:`filelock`, which the OS releases even when the writer
 is killed. Every record is flushed and synced before the next, so a killed process leaves at
 most one partial last line. Readers skip it, and the next writer truncates it before
-appending: the only rewrite ever made.
+appending: the only rewrite ever made (a complete last record that merely lacks its newline is
+kept, and given one). The lock sits beside the file itself, so a symbolic link to the archive
+is locked too.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ class ArchiveWriter:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        # Beside the file itself, so two paths to it (a symbolic link) share one lock.
+        target = self.path.resolve()
+        self._lock_path = target.with_name(target.name + ".lock")
         # Not thread-local: collect may leave the with block in another thread than it entered.
         self._lock = FileLock(self._lock_path, mode=0o600, thread_local=False)
         self._file: Any = None
@@ -68,7 +72,7 @@ class ArchiveWriter:
                 "it to finish, or stop it; two writers would interleave records."
             ) from None
         try:
-            _drop_partial_last_line(self.path)
+            _repair_last_line(self.path)
             self._file = self.path.open("ab")
         except BaseException:
             self._lock.release()
@@ -97,8 +101,10 @@ class ArchiveWriter:
         os.fsync(self._file.fileno())
 
 
-def _drop_partial_last_line(path: Path) -> None:
-    """Truncate a last line that a killed writer left without its newline."""
+def _repair_last_line(path: Path) -> None:
+    """End the archive with a newline before appending: a complete last record without one (an
+    archive joined with ``"\\n"``, or saved by an editor) gets its newline and is kept; a last line
+    that does not parse, which is what a killed writer leaves, is cut off."""
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb+") as archive:
@@ -106,16 +112,28 @@ def _drop_partial_last_line(path: Path) -> None:
         archive.seek(size - 1)
         if archive.read(1) == b"\n":
             return
-        chunk, end = 1 << 16, size
-        while end > 0:
-            start = max(0, end - chunk)
-            archive.seek(start)
-            newline = archive.read(end - start).rfind(b"\n")
+        start, chunk = size, 1 << 16
+        while start > 0:  # find where the last line begins
+            begin = max(0, start - chunk)
+            archive.seek(begin)
+            newline = archive.read(start - begin).rfind(b"\n")
             if newline >= 0:
-                archive.truncate(start + newline + 1)
-                return
-            end = start
-        archive.truncate(0)
+                start = begin + newline + 1
+                break
+            start = begin
+        archive.seek(start)
+        if _is_record(archive.read()):
+            archive.write(b"\n")
+        else:
+            archive.truncate(start)
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(record, dict) and "archive_version" in record
 
 
 def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -61,6 +62,28 @@ def test_a_partial_only_line_truncates_to_empty(tmp_path: Path) -> None:
     with ArchiveWriter(path):
         pass
     assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("records", [1, 2])
+def test_a_complete_last_record_without_its_newline_is_kept(tmp_path: Path, records: int) -> None:
+    path = tmp_path / "a.jsonl"
+    joined = "\n".join(json.dumps(record(f"AAAAAAAAAA{i}", "ok")) for i in range(records))
+    path.write_text(joined, encoding="utf-8")  # as "\n".join(...) or an editor leaves it
+    with ArchiveWriter(path) as writer:
+        writer.append(record("CCCCCCCCCCC", "ok"))
+    expected = [f"AAAAAAAAAA{i}" for i in range(records)] + ["CCCCCCCCCCC"]
+    assert [r["shortcode"] for r in read_archive(path)] == expected
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(joined + "\n"), "kept byte for byte, given its newline"
+    assert text.endswith("\n") and text.count("\n") == records + 1
+
+
+def test_a_symbolic_link_to_the_archive_shares_its_lock(tmp_path: Path) -> None:
+    path, link = tmp_path / "a.jsonl", tmp_path / "link.jsonl"
+    path.touch()
+    link.symlink_to(path)
+    with ArchiveWriter(path), pytest.raises(ArchiveLockedError, match="Another collector"):
+        ArchiveWriter(link).__enter__()
 
 
 def test_a_second_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
