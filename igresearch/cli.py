@@ -317,6 +317,7 @@ def record(
     3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
     """
     from .cassettes import replay
+    from .collect import _count
 
     entries = _entries(urls, from_file)
     with tempfile.TemporaryDirectory() as folder:
@@ -401,10 +402,6 @@ def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, st
 
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _fail(error: IgResearchError) -> NoReturn:

@@ -20,6 +20,7 @@ import msgspec
 import polars as pl
 
 from .extract import DEFAULT_SHAPE, TYPED, BadLine, attribute, paths
+from .shapes import NODE_KEYS
 
 __all__ = ["decode_line"]
 
@@ -113,9 +114,6 @@ class _Line(_Envelope, total=False):
 
 _TYPED = msgspec.json.Decoder(_Line)
 _PLAIN = msgspec.json.Decoder()
-# Keys on which igresearch.shapes reads a level itself as the media node: that level must be
-# decoded whole. (``shortcode`` on an archive record is the record's own field.)
-_NODE_KEYS = frozenset({"shortCode", "error", "shortcode"})
 
 
 def decode_line(line: bytes) -> Any:
@@ -142,7 +140,7 @@ def _pruned_safely(record: dict[str, Any]) -> bool:
     """Whether routing and extraction see the same in the pruned record as in the whole one."""
     level: Any = record.get("response") if "archive_version" in record else record
     while isinstance(level, dict):
-        if not _NODE_KEYS.isdisjoint(level):
+        if not NODE_KEYS.isdisjoint(level):  # the level is a node itself: decode it whole
             return False
         for key in ("xdt_shortcode_media", "shortcode_media"):
             node = level.get(key)

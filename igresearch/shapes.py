@@ -22,9 +22,12 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-__all__ = ["Located", "failed", "locate_media", "normalise_code"]
+__all__ = ["NODE_KEYS", "Located", "failed", "locate_media", "normalise_code"]
 
 _MAX_DEPTH = 4
+#: Keys on which :func:`locate_media` reads a level itself as the media node (an Apify item, an
+#: Apify error item, a bare node): only a level holding none of them is a mere envelope.
+NODE_KEYS = frozenset({"shortCode", "error", "shortcode"})
 _SUCCESS_CODES = {"0", "200", ""}
 
 
