@@ -283,19 +283,27 @@ def read_cassette(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     try:
         text = Path(path).read_bytes().decode("utf-8")
         document = yaml.load(text, Loader=_Loader) if text.strip() else {"interactions": []}
+        if not isinstance(document, dict) or not isinstance(document.get("interactions"), list):
+            raise ValueError("no list of interactions at its top level")
         return [_loaded(item) for item in document["interactions"]]
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as error:
         problem = f"{type(error).__name__}: {error}"
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         problem = f"not a vcrpy cassette ({type(error).__name__}: {error})"
-    raise CassetteError(f"Cannot read the cassette {path}: {' '.join(problem.split())}")
+    raise CassetteError(f"Cannot read the cassette {path}: {' '.join(problem.split())[:300]}")
 
 
-def _loaded(item: dict[str, Any]) -> dict[str, Any]:
-    """One interaction as read, checked, with the response body as bytes, decoded."""
+def _loaded(item: Any) -> dict[str, Any]:
+    """One interaction as read, checked, and rebuilt from the keys vcrpy writes (anything else,
+    such as an alias bomb beside them, is dropped), with the response body as bytes, decoded."""
+    if not isinstance(item, dict) or not all(
+        isinstance(item.get(part), dict) for part in ("request", "response")
+    ):
+        raise ValueError("an interaction must map request and response to mappings")
     request, response = item["request"], item["response"]
-    for part in (request["headers"], response["headers"]):
-        if not all(
+    headers = {"request": request["headers"], "response": response["headers"]}
+    for part in headers.values():
+        if not isinstance(part, dict) or not all(
             isinstance(name, str) and isinstance(values, list) and _all_text(values)
             for name, values in part.items()
         ):
@@ -304,14 +312,23 @@ def _loaded(item: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("a request's method and uri must be text")
     if not isinstance(request["body"], str | bytes | None):
         raise ValueError("a request's body must be text")
-    response["status"]["code"] = int(response["status"]["code"])
+    code, message = response["status"]["code"], response["status"].get("message")
+    if isinstance(code, bool) or not isinstance(code, int | str) or not 100 <= int(code) <= 599:
+        raise ValueError(f"a response's status code must be 100 to 599, not {str(code)[:20]!r}")
+    if not isinstance(message, str | None):
+        raise ValueError("a response's status message must be text")
     body = response["body"]["string"]
     if not isinstance(body, str | bytes):
         raise ValueError("a response's body must be text or bytes")
-    response["body"]["string"] = _decoded(
-        response, body.encode() if isinstance(body, str) else body
-    )
-    return item
+    kept = {
+        "headers": dict(headers["response"]),
+        "status": {"code": int(code), "message": message},
+    }
+    kept["body"] = {"string": _decoded(kept, body.encode() if isinstance(body, str) else body)}
+    return {
+        "request": {key: request[key] for key in ("body", "headers", "method", "uri")},
+        "response": kept,
+    }
 
 
 def _all_text(values: list[Any]) -> bool:

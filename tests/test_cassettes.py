@@ -430,15 +430,23 @@ def test_the_bundled_cassettes_are_read_and_written_byte_for_byte() -> None:
         assert _dump(read_cassette(path)) == path.read_bytes()
 
 
+_ALIAS_BOMB = b'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + b"".join(
+    f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]\n".encode() for i in range(1, 10)
+)  # ten levels of ten aliases: 10**10 strings if anything expanded it
+
+
 def _one_interaction(
-    request_body: str = "'{}'", response_body: str = "'{}'", headers: str = "{}"
+    request_body: str = "'{}'",
+    response_body: str = "'{}'",
+    headers: str = "{}",
+    status: str = "{code: 200, message: OK}",
 ) -> bytes:
     """A cassette of one interaction, with one part replaced by a stranger's YAML."""
     return (
         "interactions:\n"
         f"- request: {{body: {request_body}, headers: {{}}, method: POST, uri: 'http://x/a/b/c'}}\n"
         f"  response: {{body: {{string: {response_body}}}, headers: {headers},\n"
-        "    status: {code: 200, message: OK}}\n"
+        f"    status: {status}}}\n"
     ).encode()
 
 
@@ -452,6 +460,13 @@ def _one_interaction(
             b"!!python/object/apply:os.system ['touch {marker}']\n",
             "could not determine a constructor",
         ),
+        (b"!!python/object/new:os.system ['touch {marker}']\n", "could not determine"),
+        (b"!!python/name:os.system\n", "could not determine a constructor"),
+        (b"interactions: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nesting depth"),
+        (b"interactions:\n- request: " + b"{a: " * 50_000 + b"1" + b"}" * 50_000, "nesting"),
+        (_ALIAS_BOMB + b"interactions: *a9\n", "must map request and response"),
+        (b"- 1\n- 2\n", "no list of interactions"),
+        (b"interactions: 7\n", "no list of interactions"),
         *(
             (_one_interaction(**change), "not a vcrpy cassette")
             for change in (
@@ -460,6 +475,10 @@ def _one_interaction(
                 {"headers": "{Content-Type: [7]}"},
                 {"headers": "{7: [text/html]}"},
                 {"headers": "{Content-Encoding: [br]}"},
+                {"status": "{code: abc, message: OK}"},
+                {"status": "{code: 99999999999999999999999, message: OK}"},
+                {"status": "{message: OK}"},
+                {"status": "[200]"},
             )
         ),
     ],
@@ -467,6 +486,10 @@ def _one_interaction(
 def test_a_cassette_that_cannot_be_read_is_an_error_and_is_left_alone(
     tmp_path: Path, content: bytes, problem: str, no_key: None
 ) -> None:
+    """Issue 11, items 3, 18 and 19: a cassette that cannot be decoded, a YAML tag that would
+    run code, and malformed structure (syntax, depth, alias bombs, bad headers or status,
+    missing keys) are each a CassetteError naming the file; nothing runs and, in a recording
+    mode too, the file is left as it was."""
     marker = tmp_path / "marker"
     path = tmp_path / "c.yaml"
     path.write_bytes(content.replace(b"{marker}", str(marker).encode()))
@@ -571,3 +594,50 @@ def test_a_key_in_the_reason_phrase_is_not_recorded(tmp_path: Path) -> None:
     [interaction] = read_cassette(path)
     assert KEY not in path.read_text()
     assert interaction["response"]["status"]["message"] == "OK <REDACTED>"
+
+
+def test_an_alias_bomb_beside_the_interactions_is_dropped_unexpanded(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    """Issue 11, item 19: YAML aliases are never expanded; what vcrpy does not write (here a
+    bomb of 10**10 strings tucked into a request) is dropped, so adding a recording writes a
+    small cassette that still replays the old one."""
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:1])
+    text = path.read_text().replace("- request:\n", "- request:\n    extra: *a9\n", 1)
+    path.write_text(_ALIAS_BOMB.decode() + text)
+    [interaction] = read_cassette(path)
+    assert sorted(interaction["request"]) == ["body", "headers", "method", "uri"]
+    with replay(path, mode="new_episodes"), Client(KEY, base_url=fake_api.base_url) as client:
+        assert client.video_metadata(CODES[0]) == FakeAPI.media_for(CODES[0])
+        client.video_metadata(CODES[1])
+    assert "lol" not in path.read_text() and path.stat().st_size < 20_000
+    assert [body_meaning(i["request"]["body"])[1] for i in read_cassette(path)] == CODES[:2]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file size limit")
+def test_a_full_disk_while_recording_leaves_the_cassette_as_it_was(
+    fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 11, item 3: cassettes are written atomically. A recording that cannot be written
+    (here the file size limit stands in for a full disk) fails with the OS's error and leaves
+    every earlier recording as it was, with no temporary file behind."""
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:3])
+    before = path.read_bytes()
+    script = (
+        "import resource, signal, sys\n"
+        "from igresearch import Client, replay\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) + 100}, -1))\n"
+        f"with replay({str(path)!r}, mode='new_episodes'):\n"
+        f"    with Client({KEY!r}, base_url={fake_api.base_url!r}) as client:\n"
+        f"        client.video_metadata({CODES[3]!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0 and "File too large" in done.stderr
+    assert len(fake_api.requests) == 4, "the new answer was fetched, then could not be kept"
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
