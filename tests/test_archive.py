@@ -66,6 +66,8 @@ def test_a_partial_only_line_truncates_to_empty(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("records", [1, 2])
 def test_a_complete_last_record_without_its_newline_is_kept(tmp_path: Path, records: int) -> None:
+    """Issue 11, item 1: only a last line that does not parse is a partial line; a complete
+    record without its newline is kept and given one."""
     path = tmp_path / "a.jsonl"
     joined = "\n".join(json.dumps(record(f"AAAAAAAAAA{i}", "ok")) for i in range(records))
     path.write_text(joined, encoding="utf-8")  # as "\n".join(...) or an editor leaves it
@@ -79,6 +81,8 @@ def test_a_complete_last_record_without_its_newline_is_kept(tmp_path: Path, reco
 
 
 def test_a_symbolic_link_to_the_archive_shares_its_lock(tmp_path: Path) -> None:
+    """Issue 11, item 4: the lock sits beside the resolved file, so a second collector
+    reaching the archive through a symbolic link is refused."""
     path, link = tmp_path / "a.jsonl", tmp_path / "link.jsonl"
     path.touch()
     link.symlink_to(path)
