@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,30 @@ def report_renamed(report: Path) -> list[Path]:
     """Every file the build of ``report`` moved into place with ``os.replace``, in order."""
     names = json.loads((report.parent / "report-renamed.json").read_text(encoding="utf-8"))
     return [Path(name) for name in names]
+
+
+def _strict(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_archive_line_is_strict_json(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Issue 11, item 12: after the tests, every archive line this process's tests left in
+    their temporary folders (written by the library, or by the command line in a subprocess)
+    parses with a strict JSON parser: no NaN or Infinity, one object per line. A last line
+    without its newline is a partial line (a test that cut it on purpose) and is skipped."""
+    yield
+    bad = []
+    for path in tmp_path_factory.getbasetemp().rglob("*.jsonl"):
+        data = path.read_bytes()
+        if not data.startswith(b'{"archive_version"'):
+            continue  # a responses file, or a file that is not an archive on purpose
+        for number, line in enumerate(data.split(b"\n")[:-1], start=1):
+            try:
+                assert isinstance(json.loads(line, parse_constant=_strict), dict)
+            except (ValueError, AssertionError):
+                bad.append(f"{path}:{number}: {line[:80]!r}")
+    assert not bad, "archive lines that are not strict JSON:\n" + "\n".join(bad)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
