@@ -9,7 +9,8 @@ from importlib import resources
 
 import pytest
 
-from igresearch.client import Client, _retry_after
+from igresearch.answers import retry_after as _retry_after
+from igresearch.client import Client
 from igresearch.errors import (
     APIError,
     AuthError,
@@ -122,8 +123,6 @@ def test_unknown_channel_is_a_clear_error() -> None:
         ("no_credits", InsufficientCreditsError, 402, "402"),
         ("code_0402", InsufficientCreditsError, 200, "402"),
         ("code_0003", APIError, 200, "3"),
-        ("html", ResponseFormatError, 200, None),
-        ("truncated", ResponseFormatError, 200, None),
         ("null_media", MediaUnavailableError, 200, "0"),
     ],
 )
@@ -166,6 +165,8 @@ def test_unavailable_media_keeps_the_response(client: Client, fake_api: FakeAPI)
         "rate_limited_no_retry_after",
         "code_0429",
         "code_0001",
+        "html",
+        "truncated",
     ],
 )
 def test_transient_failures_are_retried_then_succeed(
@@ -188,6 +189,8 @@ def test_transient_failures_are_retried_then_succeed(
         ("server_error", APIError),
         ("reset", APIError),
         ("code_0001", APIError),
+        ("html", ResponseFormatError),
+        ("truncated", ResponseFormatError),
     ],
 )
 def test_retries_run_out(
@@ -201,7 +204,7 @@ def test_retries_run_out(
 
     assert type(caught.value) is error_class
     assert caught.value.retriable
-    assert caught.value.attempts == 4
+    assert (caught.value.attempts, caught.value.url) == (4, CANONICAL)
     assert len(fake_api.requests) == 4
     assert len(sleeps) == 3
 
