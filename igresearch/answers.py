@@ -179,7 +179,7 @@ def receive(
     finally:
         response.close()
     cut_at = max_bytes if len(body) > max_bytes else None
-    body, redacted = scrub(body, keys, cut=cut_at is not None)
+    body, redacted = scrub(body[:max_bytes], keys, cut=cut_at is not None)
     return Answer(status, headers, body, redacted, cut_at)
 
 
@@ -206,7 +206,7 @@ def _read(response: requests.Response, deadline: float, max_bytes: int) -> bytes
         parts.append(chunk)
         size += len(chunk)
         if size > max_bytes:
-            return b"".join(parts)
+            return b"".join(parts)[: max_bytes + 1]
     if inflater is not None and not inflater.eof:
         raise zlib.error("the compressed stream is cut short")
     return b"".join(parts)
