@@ -88,7 +88,7 @@ class Client:
     Raises
     ------
     ValueError
-        For an unknown channel.
+        For an unknown channel, or a negative max_retries or a max_body_bytes below 1.
 
     Examples
     --------
@@ -125,6 +125,8 @@ class Client:
             raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be 1 or more, not {max_body_bytes}.")
         self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
         self.channel = channel
         base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL

@@ -257,16 +257,58 @@ def test_item10_a_key_cut_by_the_size_cap_leaves_no_part_of_8_or_more(
     assert left == (MARKER if shift >= MIN_PART else KEY[:shift])
 
 
-def test_item10_a_key_echoed_in_a_header_is_in_no_message(
+def test_item10_a_key_echoed_in_body_and_header_is_in_nothing_the_client_returns(
     fake_api: FakeAPI, sleeps: Sleeps
 ) -> None:
-    """Issue 11, item 10: header values are scrubbed as they are read, so the Content-Type a
-    format error quotes cannot carry the key."""
-    fake_api.set_payload(CODE, b"<html>no</html>")
+    """Issue 11, item 10: through the client alone, the fake's ``key_echo`` answer (key in the
+    body and in a header) comes back scrubbed and flagged."""
     fake_api.set_default("key_echo")
     fetched = client(fake_api, sleeps).fetch(CODE)
-    assert fetched.redacted is True
+    assert fake_api.requests[0].headers["Authorization"] == KEY
+    assert (fetched.redacted, fetched.envelope["msg"]) == (
+        True,
+        f"success for Authorization {MARKER}",
+    )
     assert_no_key(json.dumps(fetched.envelope), repr(fetched))
+
+
+def test_failed_http_200_records_keep_the_raw_body_as_text(
+    fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 11: every failed HTTP 200 record keeps the raw body (key scrubbed, at most 64 KiB) as
+    a string, so a paid answer is never thrown away; a failure without an answer has none."""
+    behaviours = {
+        "Html0000001": "html",
+        "Trunc000001": "truncated",
+        "NaN00000001": "nan",
+        "Deep0000001": "deep",
+        "Upstream001": "upstream_errors",
+        "Wr0ngP0st01": "wrong_post",
+        "Code0003001": "code_0003",
+        "Overs1zed01": "oversized",
+        "Reset000001": "reset",
+    }
+    for code, behaviour in behaviours.items():
+        fake_api.set_for(code, behaviour)
+    fake_api.oversized_bytes = 300_000
+    archive = tmp_path / "archive.jsonl"
+
+    summary = run_collect(
+        fake_api, archive, list(behaviours), max_retries=0, max_body_bytes=100_000
+    )
+
+    assert dict(summary.outcomes) == {"failed": len(behaviours)}
+    stored = records(archive)
+    for code in behaviours:
+        record = stored[code]
+        if code == "Reset000001":
+            assert (record["http_status"], record["body"]) == (None, None)
+            continue
+        assert record["http_status"] == 200
+        assert isinstance(record["body"], str) and 0 < len(record["body"].encode()) <= 64 * 1024
+    assert stored["Html0000001"]["body"] == "<html><body>Bad gateway</body></html>"
+    truncated = json.dumps(fake_api.media_for("Trunc000001"), indent=2)
+    assert stored["Trunc000001"]["body"] == truncated[: len(truncated) // 2]
 
 
 # --- Item 11: truncated or invalid JSON is retried within the run ---

@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from igresearch.answers import retry_after as _retry_after
+from igresearch.answers import retry_after
 from igresearch.client import Client
 from igresearch.errors import (
     APIError,
@@ -106,6 +106,11 @@ def test_invalid_url_raises_before_any_request(client: Client, fake_api: FakeAPI
     with pytest.raises(InvalidURLError, match=r"example\.com"):
         client.video_metadata("https://example.com/reel/DLlGZiCOBQ0/")
     assert fake_api.requests == []
+
+
+def test_a_size_cap_below_one_byte_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_body_bytes must be 1 or more, not 0"):
+        Client(KEY, max_body_bytes=0)
 
 
 def test_unknown_channel_is_a_clear_error() -> None:
@@ -285,13 +290,13 @@ def test_the_key_never_appears_in_errors(fake_api: FakeAPI, sleeps: Sleeps, beha
 
 
 def test_retry_after_header_forms() -> None:
-    assert _retry_after("7") == 7.0
-    assert _retry_after(None) is None
-    assert _retry_after("soon") is None
+    assert retry_after("7") == 7.0
+    assert retry_after(None) is None
+    assert retry_after("soon") is None
     in_a_minute = datetime.now(UTC) + timedelta(seconds=60)
     from email.utils import format_datetime
 
-    seconds = _retry_after(format_datetime(in_a_minute, usegmt=True))
+    seconds = retry_after(format_datetime(in_a_minute, usegmt=True))
     assert seconds is not None and 55 <= seconds <= 60
 
 
