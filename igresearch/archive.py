@@ -94,11 +94,19 @@ class ArchiveWriter:
             self._lock.release()
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line, flushed and synced to disk."""
+        """Write one record as one line of strict JSON, flushed and synced to disk.
+
+        Raises
+        ------
+        ValueError
+            For NaN or an infinity in `record` (the client never lets one through): the archive
+            only ever holds strict JSON.
+        """
+        options: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False}
         try:
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            line = json.dumps(record, ensure_ascii=False, **options).encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (half an emoji) in the answer: escape it
-            line = json.dumps(record, separators=(",", ":")).encode("ascii")
+            line = json.dumps(record, **options).encode("ascii")
         self._file.write(line + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())

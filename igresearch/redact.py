@@ -8,6 +8,7 @@ left at the cut is replaced too.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from typing import TypeVar
@@ -22,9 +23,15 @@ Text = TypeVar("Text", str, bytes)
 
 
 def secrets(api_key: str | None = None) -> list[str]:
-    """The texts to scrub: `api_key` and the ``MEMORIES_API_KEY`` environment variable, when set."""
-    found = [api_key, os.environ.get("MEMORIES_API_KEY")]
-    return sorted({key for key in found if key}, key=len, reverse=True)
+    r"""The texts to scrub: `api_key` and the ``MEMORIES_API_KEY`` environment variable, when set,
+    each also as JSON may escape it (``\/`` for ``/``, as PHP does; ``\"`` and ``\\``), longest
+    first."""
+    found: set[str] = set()
+    for key in (api_key, os.environ.get("MEMORIES_API_KEY")):
+        if key:
+            escaped = json.dumps(key, ensure_ascii=False)[1:-1]
+            found |= {key, escaped, escaped.replace("/", "\\/")}
+    return sorted(found, key=lambda key: (-len(key), key))
 
 
 def scrub(text: Text, keys: Iterable[str], *, cut: bool = False) -> tuple[Text, bool]:

@@ -311,6 +311,25 @@ def test_failed_http_200_records_keep_the_raw_body_as_text(
     assert stored["Trunc000001"]["body"] == truncated[: len(truncated) // 2]
 
 
+def test_item10_a_key_echoed_json_escaped_is_cut_before_decoding(
+    fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 11, item 10: a server that escapes "/" in JSON (as PHP does) echoes a key holding
+    "/" as "\\/": that form is cut too, so the decoded envelope never holds the key."""
+    key = "sk/SECRET/slash-key-0123456789"
+    body = json.dumps(fake_api.media_for(CODE)).replace('"success"', '"for KEY"', 1)
+    fake_api.set_payload(CODE, body.replace("KEY", key.replace("/", "\\/")).encode())
+    archive = tmp_path / "archive.jsonl"
+
+    run_collect(fake_api, archive, [CODE], api_key=key)
+
+    record = records(archive)[CODE]
+    assert (record["outcome"], record["redacted"]) == ("ok", True)
+    assert record["response"]["msg"] == f"for {MARKER}"
+    assert key.encode() not in archive.read_bytes()
+    assert key.replace("/", "\\/").encode() not in archive.read_bytes()
+
+
 # --- Item 11: truncated or invalid JSON is retried within the run ---
 
 
