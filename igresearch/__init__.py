@@ -38,6 +38,7 @@ from .errors import (
     MediaUnavailableError,
     RateLimitError,
     ResponseFormatError,
+    WrongPostError,
 )
 from .pseudonymize import pseudonymize
 from .tables import Tables, read_tables, to_tables
@@ -60,6 +61,7 @@ __all__ = [
     "RateLimitError",
     "ResponseFormatError",
     "Tables",
+    "WrongPostError",
     "__version__",
     "canonical_url",
     "cassette_path",

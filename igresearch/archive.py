@@ -8,8 +8,11 @@ One record per URL per run, with its provenance::
 
 ``outcome`` is ``ok`` (``response`` holds the full envelope), ``unavailable`` (the post is
 deleted, private or login-walled; ``response`` holds the envelope that said so) or ``failed``
-(``error`` holds class, message and whether a retry may help). ``fetched_at`` is the response's
-``Date`` header when there is one, so a replayed recording gives the same times.
+(``error`` holds class, message and whether a retry may help; ``body`` the answer's body as text,
+at most 64 KiB, or null when no answer came). ``fetched_at`` is the response's ``Date`` header
+when there is one, so a replayed recording gives the same times. The API key is never stored: a
+record whose ``response`` or ``body`` had it cut out (the server echoed it) says
+``"redacted": true``.
 
 One writer at a time: a lock file ``<archive>.lock`` (readable by its owner only) held with the
 operating system's file lock through :mod:`filelock`, which the OS releases even when the writer
@@ -91,11 +94,19 @@ class ArchiveWriter:
             self._lock.release()
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line, flushed and synced to disk."""
+        """Write one record as one line of strict JSON, flushed and synced to disk.
+
+        Raises
+        ------
+        ValueError
+            For NaN or an infinity in `record` (the client never lets one through): the archive
+            only ever holds strict JSON.
+        """
+        options: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False}
         try:
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            line = json.dumps(record, ensure_ascii=False, **options).encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (half an emoji) in the answer: escape it
-            line = json.dumps(record, separators=(",", ":")).encode("ascii")
+            line = json.dumps(record, **options).encode("ascii")
         self._file.write(line + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())

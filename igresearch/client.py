@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
 import requests
 from requests.adapters import BaseAdapter
 
-from . import __version__, cassettes
-from .errors import (
-    APIError,
-    AuthError,
-    CassetteError,
-    InsufficientCreditsError,
-    MediaUnavailableError,
-    RateLimitError,
-    ResponseFormatError,
-)
-from .shapes import failed, locate_media, normalise_code
+from . import __version__, cassettes, redact
+from .answers import MAX_BODY_BYTES, Answer, Transient, judge, receive
+from .errors import APIError, AuthError, CassetteError, RateLimitError
 from .urls import canonical_url, parse_shortcode
 
 __all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched", "Throttle"]
@@ -34,7 +25,6 @@ DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 CHANNELS = ("apify", "rapid", "memories.ai")
 ENDPOINT = "/instagram/video/metadata"
 
-_AUTH_CODES = {"401", "403"}
 _MAX_RETRY_AFTER_S = 600.0
 
 
@@ -48,6 +38,8 @@ class Fetched:
     status: int
     date: datetime | None
     attempts: int
+    #: Whether the key was cut from the envelope (the server echoed it).
+    redacted: bool = False
 
 
 class Throttle(Protocol):
@@ -63,14 +55,6 @@ class Throttle(Protocol):
         """A request succeeded: speed back up towards the set rate."""
 
 
-class _Transient(Exception):
-    """A failure worth retrying; wraps the error to raise once retries run out."""
-
-    def __init__(self, error: APIError, retry_after: float | None = None) -> None:
-        self.error = error
-        self.retry_after = retry_after
-
-
 class Client:
     """A client of the memories.ai Instagram video metadata endpoint.
 
@@ -83,10 +67,13 @@ class Client:
     base_url
         Default: ``MEMORIES_BASE_URL``, else the vendor's production URL.
     timeout
-        Seconds to wait for the server to connect and to answer.
+        Seconds one attempt may take, from connecting to the last byte of the body.
     max_retries
         Retries after the first attempt, on connection errors, timeouts, HTTP 429 and 5xx,
-        and API codes 0429 and 0001. Other failures are never retried.
+        API codes 0429 and 0001, and HTML, truncated or invalid JSON bodies (the table in
+        :mod:`igresearch.answers`). Other failures are never retried.
+    max_body_bytes
+        The largest body read, once decompressed; a longer one is a failure, not retried.
     backoff
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
     throttle
@@ -101,7 +88,7 @@ class Client:
     Raises
     ------
     ValueError
-        For an unknown channel.
+        For an unknown channel, or a negative max_retries or a max_body_bytes below 1.
 
     Examples
     --------
@@ -128,6 +115,7 @@ class Client:
         max_retries: int = 4,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
         throttle: Throttle | None = None,
         transport: BaseAdapter | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -137,6 +125,8 @@ class Client:
             raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be 1 or more, not {max_body_bytes}.")
         self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
         self.channel = channel
         base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
@@ -145,11 +135,14 @@ class Client:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_body_bytes = max_body_bytes
         self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"igresearch/{__version__}"
+        # The encodings the client decodes itself, within max_body_bytes.
+        self._session.headers["Accept-Encoding"] = "gzip, deflate"
         self._transport = transport or cassettes.active()
         if self._transport is not None:
             self._session.mount("http://", self._transport)
@@ -224,9 +217,9 @@ class Client:
             if self._throttle:
                 self._throttle.wait()
             try:
-                response = self._post(body, canonical)
-                envelope = _validate(response, canonical)
-            except _Transient as transient:
+                answer = self._post(body, canonical)
+                envelope = judge(answer, canonical)
+            except Transient as transient:
                 if self._throttle and isinstance(transient.error, RateLimitError):
                     self._throttle.penalize(transient.retry_after)
                 if attempt > self.max_retries:
@@ -243,18 +236,22 @@ class Client:
                 url=canonical,
                 shortcode=shortcode,
                 envelope=envelope,
-                status=response.status_code,
-                date=_parse_date(response.headers.get("Date")),
+                status=answer.status,
+                date=answer.date,
                 attempts=attempt,
+                redacted=answer.redacted,
             )
 
-    def _post(self, body: dict[str, str], canonical: str) -> requests.Response:
+    def _post(self, body: dict[str, str], canonical: str) -> Answer:
+        """Send one attempt and read its answer, all within `timeout`."""
+        started = time.monotonic()
         try:
-            return self._session.post(
+            response = self._session.post(
                 self.base_url + ENDPOINT,
                 json=body,
                 headers={"Authorization": self._api_key} if self._api_key else {},
                 timeout=self.timeout,
+                stream=True,
             )
         except requests.Timeout:
             error = APIError(f"No answer within {self.timeout:g} s for {canonical}.", url=canonical)
@@ -270,13 +267,23 @@ class Client:
                 f"({type(exc).__name__}). Check MEMORIES_BASE_URL or base_url=.",
                 url=canonical,
             ) from None
+        else:
+            return receive(
+                response,
+                started=started,
+                timeout=self.timeout,
+                max_bytes=self.max_body_bytes,
+                keys=redact.secrets(self._api_key),
+                url=canonical,
+            )
         error.retriable = True
-        raise _Transient(error)
+        raise Transient(error)
 
     def _redacted(self, error: APIError) -> APIError:
-        """The error, with the key cut out of its message should the server have echoed it."""
-        if self._api_key and self._api_key in error.message:
-            error.message = error.message.replace(self._api_key, "<API key>")
+        """The error, with the key cut out of its message should anything have echoed it (its
+        body and response were scrubbed as they were read)."""
+        error.message, changed = redact.scrub(error.message, redact.secrets(self._api_key))
+        if changed:
             error.args = (error.message,)
         return error
 
@@ -285,99 +292,3 @@ class Client:
             return min(retry_after, _MAX_RETRY_AFTER_S)
         ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
-
-
-def _validate(response: requests.Response, url: str) -> dict[str, Any]:
-    """Return the envelope of a successful response; raise the matching error otherwise."""
-    status = response.status_code
-    try:
-        decoded = response.json()
-    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
-        decoded = None
-    envelope: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
-    raw_code = envelope.get("code") if envelope else None
-    code = normalise_code(raw_code)
-    message = str(envelope.get("msg") or "") if envelope else ""
-    where = f"HTTP {status}" + (f", code {raw_code}" if raw_code is not None else "")
-
-    date = _parse_date(response.headers.get("Date"))
-
-    def details(text: str) -> dict[str, Any]:
-        return {"status": status, "code": code, "url": url, "message": text, "date": date}
-
-    if status in (401, 403) or code in _AUTH_CODES:
-        raise AuthError(
-            **details(
-                f"API key rejected ({where}: {message or 'unauthorized'}) for {url}. "
-                "Set MEMORIES_API_KEY to a valid, enabled key."
-            )
-        )
-    if status == 402 or code == "402":
-        raise InsufficientCreditsError(
-            **details(
-                f"No credits left ({where}) for {url}. Top up the memories.ai account, then resume."
-            )
-        )
-    if status == 429 or code == "429":
-        raise _Transient(
-            RateLimitError(
-                **details(f"Rate limited ({where}) for {url}. Lower the request rate and resume.")
-            ),
-            _retry_after(response.headers.get("Retry-After")),
-        )
-    if status >= 500 or code == "1":
-        error = APIError(
-            **details(f"The API failed ({where}: {message or 'server error'}) for {url}."),
-            retriable=True,
-        )
-        raise _Transient(error, _retry_after(response.headers.get("Retry-After")))
-    if envelope is None:
-        snippet = response.text[:80].replace("\n", " ")
-        raise ResponseFormatError(
-            **details(
-                f"The API answered {where} with a body that is not a JSON object "
-                f"({response.headers.get('Content-Type', 'no content type')}: {snippet!r}) "
-                f"for {url}. Try again later."
-            )
-        )
-    if status >= 400 or failed(envelope):
-        raise APIError(
-            **details(f"The API refused the request ({where}: {message or 'failed'}) for {url}.")
-        )
-    located = locate_media(envelope)
-    if located is None:
-        raise ResponseFormatError(
-            **details(f"The API answered {where} with an envelope of unknown shape for {url}.")
-        )
-    if located.node is None:
-        raise MediaUnavailableError(
-            **details(f"The post {url} is {MediaUnavailableError.why(located.reason)}."),
-            response=envelope,
-        )
-    return envelope
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    when = _parse_date(value)
-    if when is None:
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

@@ -452,6 +452,10 @@ class _Run:
                     "retriable": error.retriable,
                 },
             )
+            if not unavailable:
+                record["body"] = error.body
+            if error.redacted:
+                record["redacted"] = True
             if stop := stop_rule(error):  # an answer that ends the run: stored all the same
                 with self.lock:
                     self.summary.stopped = self.summary.stopped or stop
@@ -471,6 +475,8 @@ class _Run:
                 response=fetched.envelope,
                 error=None,
             )
+            if fetched.redacted:
+                record["redacted"] = True
         self._store(record)
 
     def _store(self, record: dict[str, Any]) -> None:

@@ -9,9 +9,12 @@
         ├── InsufficientCreditsError    no credits left (402/0402)
         ├── RateLimitError          still rate-limited (429/0429) after every retry
         ├── MediaUnavailableError   success, but the post is deleted, private or login-walled
-        └── ResponseFormatError     the body is HTML, truncated, not JSON or an unknown envelope
+        └── ResponseFormatError     the body is HTML, truncated, too large, not strict JSON in
+            │                       UTF-8, or an unknown envelope
+            └── WrongPostError      the answer describes another post than the one asked for
 
-Messages name the input and the next step. None of them ever contains the API key.
+Messages name the input and the next step. None of them ever contains the API key, nor does an
+error's ``body`` (the answer's body, kept for the archive) or ``response``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "MediaUnavailableError",
     "RateLimitError",
     "ResponseFormatError",
+    "WrongPostError",
 ]
 
 
@@ -79,6 +83,8 @@ class APIError(IgResearchError):
         response: Any = None,
         retriable: bool | None = None,
         date: datetime | None = None,
+        body: str | None = None,
+        redacted: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -88,6 +94,10 @@ class APIError(IgResearchError):
         self.response = response
         #: The response's Date header, when there was a response.
         self.date = date
+        #: The body of the answer, when there was one (at most 64 KiB, as text, the key cut out).
+        self.body = body
+        #: Whether the key was cut from `body` or `response`.
+        self.redacted = redacted
         #: How many requests were sent before giving up (set by the client).
         self.attempts: int | None = None
         if retriable is not None:
@@ -131,6 +141,12 @@ class MediaUnavailableError(APIError):
 
 
 class ResponseFormatError(APIError):
-    """The body is HTML, truncated, not JSON, or an envelope igresearch does not know."""
+    """The body is HTML, truncated, too large, not strict JSON in UTF-8, or an envelope igresearch
+    does not know."""
 
     retriable = True
+
+
+class WrongPostError(ResponseFormatError):
+    """The answer describes another post than the one asked for (its shortcode, or media id,
+    differs)."""

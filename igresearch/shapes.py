@@ -18,17 +18,27 @@ media_node                  a bare media node (``shortcode`` and ``__typename`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import msgspec
 
-__all__ = ["NODE_KEYS", "Located", "failed", "locate_media", "normalise_code"]
+__all__ = [
+    "NODE_KEYS",
+    "Located",
+    "failed",
+    "locate_media",
+    "normalise_code",
+    "upstream_failure",
+]
 
 _MAX_DEPTH = 4
 #: Keys on which :func:`locate_media` reads a level itself as the media node (an Apify item, an
 #: Apify error item, a bare node): only a level holding none of them is a mere envelope.
 NODE_KEYS = frozenset({"shortCode", "error", "shortcode"})
 _SUCCESS_CODES = {"0", "200", ""}
+#: Words of an Apify error item that say the post is gone or hidden (not that scraping failed).
+_UNAVAILABLE_WORDS = ("not found", "not_found", "restricted", "private", "does not exist")
 
 
 def normalise_code(value: Any) -> str | None:
@@ -127,3 +137,64 @@ def _locate(payload: Any, parent: str, depth: int) -> Located | None:
             return Located("data", None, "data is null")
         return _locate(payload["data"], "data", depth + 1)
     return None
+
+
+def upstream_failure(payload: Any) -> str | None:
+    """Why an answer without a media node is a failure upstream, not an unavailable post.
+
+    Instagram also answers a null media node when it throttles ("Please wait a few minutes before
+    you try again."): a post is unavailable only when no wrapping level has a non-empty
+    ``errors`` or ``status: "fail"``, and an Apify error item is unavailable only when it says
+    the post was not found or is restricted.
+
+    Parameters
+    ----------
+    payload
+        A decoded response whose media node :func:`locate_media` found null.
+
+    Returns
+    -------
+    str or None
+        The first upstream message, or None when the post is simply unavailable.
+
+    Examples
+    --------
+    >>> from igresearch.shapes import upstream_failure
+    >>> upstream_failure({"data": {"xdt_shortcode_media": None}, "status": "ok"}) is None
+    True
+    >>> upstream_failure({"data": {"xdt_shortcode_media": None},
+    ...                   "errors": [{"message": "Please wait a few minutes"}]})
+    'Please wait a few minutes'
+    """
+    for level in _levels(payload, 0):
+        errors = level.get("errors")
+        if errors:
+            first = errors[0] if isinstance(errors, list) else errors
+            message = first.get("message") if isinstance(first, dict) else None
+            return str(message or first)
+        status = level.get("status")
+        if isinstance(status, str) and status.lower() == "fail":
+            return str(level.get("message") or 'status "fail"')
+        error = level.get("error")
+        if error and ("shortCode" in level or "url" in level):  # an Apify error item
+            reason = str(level.get("errorDescription") or error)
+            said = f"{error} {reason}".lower()
+            if not any(word in said for word in _UNAVAILABLE_WORDS):
+                return reason
+    return None
+
+
+def _levels(payload: Any, depth: int) -> Iterator[dict[str, Any]]:
+    """The objects wrapping the media node, outermost first (as :func:`_locate` walks them)."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(payload, list):
+        if payload:
+            yield from _levels(payload[0], depth + 1)
+        return
+    if not isinstance(payload, dict):
+        return
+    yield payload
+    for key in ("data", "graphql"):
+        if key in payload:
+            yield from _levels(payload[key], depth + 1)

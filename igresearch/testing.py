@@ -46,6 +46,31 @@ name                             status  answer
                                          (Content-Length matches the cut body)
 ``gzip``                         200     the ``ok`` body gzip-compressed (``Content-Encoding:
                                          gzip``) with a ``Set-Cookie`` header
+``drip``                         200     the ``ok`` body (with its Content-Length), one byte every
+                                         ``FakeAPI.drip_seconds`` (default 1.0)
+``endless``                      200     a body that never ends: no Content-Length, one byte every
+                                         ``FakeAPI.drip_seconds`` until the client hangs up
+``key_echo``                     200     ``ok`` whose ``msg`` quotes the request's
+                                         ``Authorization`` value, also sent back in an
+                                         ``X-Echo-Authorization`` header
+``nan``                          200     ``ok`` with ``"video_play_count": NaN`` (not JSON, but
+                                         Python's json reads it)
+``deep``                         200     ``{"code": "0000", "data": [[[...]]]}`` nested
+                                         ``FakeAPI.deep_levels`` (default 100,000) levels deep
+``upstream_errors``              200     ``null_media`` plus ``data.errors`` [{``"message"``:
+                                         ``"Please wait a few minutes before you try again."``}]
+``upstream_fail``                200     ``null_media`` with ``data.status`` ``"fail"`` and that
+                                         message in ``data.message``, as Instagram throttles
+``wrong_post``                   200     the ``ok`` envelope of another post (``DLlGZiCOBQ0``, or
+                                         ``C0ffee12345`` when that one is asked for)
+``latin1_label``                 200     ``ok`` in UTF-8, caption ``"Un café, s'il vous plaît"``,
+                                         labelled ``application/json; charset=iso-8859-1``
+``text_plain``                   200     the same body labelled ``text/plain``
+``oversized``                    200     ``ok`` padded (a ``padding`` string) to
+                                         ``FakeAPI.oversized_bytes`` (default 25 MiB)
+``gzip_bomb``                    200     ``Content-Encoding: gzip``: about 100 KB that inflate to
+                                         ``FakeAPI.bomb_bytes`` (default 100 MiB, 5 times the
+                                         client's default size cap); built once per size, cached
 ``reset``                        --      no answer: the socket is closed with SO_LINGER 0, so the
                                          client sees a connection reset/aborted error
 ``unauthorized``                 401     ``{"code": 401, "msg": "Unauthorized", "data": null}``
@@ -66,8 +91,9 @@ name                             status  answer
 ===============================  ======  ==========================================================
 
 Every answer carries a ``Date`` header (``FakeAPI.date``, or now when None) and, except
-``reset``, a correct Content-Length, so HTTP/1.1 keep-alive sessions work. ``FakeAPI.latency``
-delays every answer. The server never prints access logs.
+``reset`` and ``endless``, a correct Content-Length, so HTTP/1.1 keep-alive sessions work.
+``FakeAPI.latency`` delays every answer. :meth:`FakeAPI.stop` ends ``drip`` and ``endless``
+answers at once. The server never prints access logs.
 
 Run ``python -m igresearch.testing`` to serve the fake in the foreground until Ctrl-C.
 
@@ -131,6 +157,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -162,6 +189,9 @@ DOCUMENTED_SHORTCODE: Final = "DLlGZiCOBQ0"
 _SHORTCODE_RE: Final = re.compile(r"/(?:reel|reels|p|tv)/([A-Za-z0-9_-]+)")
 _HTML_BODY: Final = b"<html><body>Bad gateway</body></html>"
 _JSON: Final = "application/json"
+_PLEASE_WAIT: Final = "Please wait a few minutes before you try again."
+_CAFE: Final = "Un café, s'il vous plaît"
+_OTHER_POSTS: Final = ("DLlGZiCOBQ0", "C0ffee12345")
 
 # name -> (HTTP status, body, extra headers) for the answers that are a fixed JSON document.
 _FIXED: Final[dict[str, tuple[int, dict[str, Any], dict[str, str]]]] = {
@@ -217,11 +247,27 @@ _SERVER_ANSWERS: Final[dict[str, tuple[int, dict[str, Any], dict[str, str]]]] = 
     ),
 }
 _NEEDS_SHORTCODE: Final = frozenset(
-    {"ok", "slow", "null_media", "graphql_errors", "truncated", "gzip"}
+    {
+        "ok",
+        "slow",
+        "null_media",
+        "graphql_errors",
+        "truncated",
+        "gzip",
+        "drip",
+        "key_echo",
+        "nan",
+        "upstream_errors",
+        "upstream_fail",
+        "wrong_post",
+        "latin1_label",
+        "text_plain",
+        "oversized",
+    }
 )
 
 BEHAVIOURS: Final[frozenset[str]] = frozenset(
-    {"ok", "slow", "null_media", "graphql_errors", "html", "truncated", "gzip", "reset", *_FIXED}
+    {*_NEEDS_SHORTCODE, "html", "reset", "endless", "deep", "gzip_bomb", *_FIXED}
 )
 """Every behaviour name the fake understands (see the module docstring's table)."""
 
@@ -281,6 +327,19 @@ def _dumps(document: Any) -> bytes:
     return json.dumps(document, indent=2, ensure_ascii=False).encode()
 
 
+@functools.cache
+def _gzip_bomb(size: int) -> bytes:
+    """Gzip of a JSON-looking text `size` bytes long, almost all zeros (built once per size)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head = b'{"code": "0000", "padding": "'
+    parts, left, zeros = [packer.compress(head)], size - len(head), b"0" * (1 << 20)
+    while left > 0:
+        parts.append(packer.compress(zeros[:left]))
+        left -= len(zeros)
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
 class FakeAPI:
     """A fake memories.ai metadata API served on 127.0.0.1 in a daemon thread.
 
@@ -292,6 +351,11 @@ class FakeAPI:
         Seconds to wait before every answer (for benchmarks).
     slow_seconds
         Seconds the ``"slow"`` behaviour waits before answering.
+    drip_seconds
+        Seconds between the bytes of ``"drip"`` and ``"endless"`` answers.
+    deep_levels, oversized_bytes, bomb_bytes
+        How deep ``"deep"`` nests, how long ``"oversized"`` is, and how long ``"gzip_bomb"``
+        inflates to.
     date
         The ``Date`` header of every answer; None means the current time. A naive datetime is
         taken as UTC.
@@ -310,10 +374,20 @@ class FakeAPI:
         port: int = 0,
         latency: float = 0.0,
         slow_seconds: float = 2.0,
+        drip_seconds: float = 1.0,
+        deep_levels: int = 100_000,
+        oversized_bytes: int = 25 * 1024 * 1024,
+        bomb_bytes: int = 100 * 1024 * 1024,
         date: datetime | None = None,
     ) -> None:
         self.latency = latency
         self.slow_seconds = slow_seconds
+        self.drip_seconds = drip_seconds
+        self.deep_levels = deep_levels
+        self.oversized_bytes = oversized_bytes
+        self.bomb_bytes = bomb_bytes
+        #: Set by stop(): dripping answers end at once.
+        self._stopping = threading.Event()
         self.date = date
         self._port = port
         self._lock = threading.Lock()
@@ -333,6 +407,7 @@ class FakeAPI:
             raise RuntimeError("FakeAPI is already running; call stop() first.")
         server = _Server((HOST, self._port), _Handler)
         server.fake = self
+        self._stopping.clear()
         self._server = server
         # A short poll interval keeps stop() (hence every fixture teardown) quick.
         self._thread = threading.Thread(
@@ -350,6 +425,7 @@ class FakeAPI:
         self._server = self._thread = None
         if server is None:
             return
+        self._stopping.set()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -615,7 +691,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, behaviour: str, shortcode: str) -> None:
         fake = self.fake
-        if behaviour in _SERVER_ANSWERS:
+        if behaviour in _HOSTILE:
+            _HOSTILE[behaviour](self, shortcode)
+        elif behaviour in _SERVER_ANSWERS:
             status, document, headers = _SERVER_ANSWERS[behaviour]
             self._send_json(status, document, headers)
         elif behaviour in _FIXED:
@@ -647,7 +725,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, gzip.compress(fake._ok_body(shortcode), mtime=0), _JSON, headers)
         else:
             if behaviour == "slow":
-                time.sleep(fake.slow_seconds)
+                fake._stopping.wait(fake.slow_seconds)
             self._send(200, fake._ok_body(shortcode), _JSON)
 
     def _send_json(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
@@ -668,6 +746,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _drip(self, body: bytes, *, endless: bool = False) -> None:
+        """Send `body` a byte at a time (then, if `endless`, bytes forever) until stop()."""
+        self.send_response(200)
+        self.send_header("Content-Type", _JSON)
+        if endless:
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        stopping = self.fake._stopping
+        position = 0
+        while position < len(body) or endless:
+            if stopping.wait(self.fake.drip_seconds):
+                self.close_connection = True
+                return
+            self.wfile.write(body[position : position + 1] if position < len(body) else b" ")
+            position += 1
+
     def _reset(self) -> None:
         # SO_LINGER with a zero timeout makes close() send RST instead of FIN. The socket only
         # really closes once the buffered reader made from it is closed too.
@@ -675,6 +772,82 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.rfile.close()
         self.connection.close()
+
+
+def _please_wait(fake: FakeAPI, shortcode: str, *, status_fail: bool) -> dict[str, Any]:
+    envelope = fake.media_for(shortcode)
+    data = envelope["data"]
+    data["data"]["xdt_shortcode_media"] = None
+    if status_fail:
+        data["status"], data["message"] = "fail", _PLEASE_WAIT
+    else:
+        data["errors"] = [{"message": _PLEASE_WAIT, "severity": "CRITICAL"}]
+    return envelope
+
+
+def _cafe(fake: FakeAPI, shortcode: str) -> bytes:
+    envelope = fake.media_for(shortcode)
+    caption = envelope["data"]["data"]["xdt_shortcode_media"]["edge_media_to_caption"]
+    caption["edges"][0]["node"]["text"] = _CAFE
+    return _dumps(envelope)
+
+
+def _key_echo(handler: _Handler, shortcode: str) -> None:
+    authorization = handler.headers.get("Authorization", "")
+    envelope = handler.fake.media_for(shortcode)
+    envelope["msg"] = f"success for Authorization {authorization}"
+    handler._send_json(200, envelope, {"X-Echo-Authorization": authorization})
+
+
+def _nan(handler: _Handler, shortcode: str) -> None:
+    body = handler.fake._ok_body(shortcode)
+    body = re.sub(rb'("video_play_count": )[0-9]+', rb"\1NaN", body, count=1)
+    handler._send(200, body, _JSON)
+
+
+def _deep(handler: _Handler, shortcode: str) -> None:
+    levels = handler.fake.deep_levels
+    body = b'{"code": "0000", "data": ' + b"[" * levels + b"]" * levels + b"}"
+    handler._send(200, body, _JSON)
+
+
+def _oversized(handler: _Handler, shortcode: str) -> None:
+    envelope = handler.fake.media_for(shortcode)
+    envelope["padding"] = ""
+    body = _dumps(envelope)
+    padding = max(0, handler.fake.oversized_bytes - len(body))
+    body = body.replace(b'"padding": ""', b'"padding": "' + b"x" * padding + b'"', 1)
+    handler._send(200, body, _JSON)
+
+
+def _wrong_post(handler: _Handler, shortcode: str) -> None:
+    other = _OTHER_POSTS[shortcode == _OTHER_POSTS[0]]
+    handler._send(200, handler.fake._ok_body(other), _JSON)
+
+
+# The hostile answers: behaviour -> what the handler sends for a shortcode.
+_HOSTILE: Final[dict[str, Any]] = {
+    "drip": lambda h, code: h._drip(h.fake._ok_body(code)),
+    "endless": lambda h, code: h._drip(b'{"code": "0000", "data": ', endless=True),
+    "key_echo": _key_echo,
+    "nan": _nan,
+    "deep": _deep,
+    "upstream_errors": lambda h, code: h._send_json(
+        200, _please_wait(h.fake, code, status_fail=False)
+    ),
+    "upstream_fail": lambda h, code: h._send_json(
+        200, _please_wait(h.fake, code, status_fail=True)
+    ),
+    "wrong_post": _wrong_post,
+    "latin1_label": lambda h, code: h._send(
+        200, _cafe(h.fake, code), "application/json; charset=iso-8859-1"
+    ),
+    "text_plain": lambda h, code: h._send(200, _cafe(h.fake, code), "text/plain"),
+    "oversized": _oversized,
+    "gzip_bomb": lambda h, code: h._send(
+        200, _gzip_bomb(h.fake.bomb_bytes), _JSON, {"Content-Encoding": "gzip"}
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

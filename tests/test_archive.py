@@ -210,3 +210,16 @@ def test_half_an_emoji_in_an_answer_is_written_escaped_and_read_back(tmp_path: P
     assert path.read_bytes().count(b"\n") == 2 and b"\\ud83d" in path.read_bytes()
     assert [r["shortcode"] for r in read_archive(path)] == ["DLlGZiCOBQ0", "BBBBBBBBBBB"]
     assert to_tables(path).media["caption"].to_list() == ["nice \ufffd and \u00e9"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_item12_the_archive_only_ever_holds_strict_json(tmp_path: Path, value: float) -> None:
+    """Issue 11, item 12: a record holding NaN or an infinity is refused (the client never lets
+    one through), and nothing of it is written."""
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path) as writer:
+        writer.append(record("AAAAAAAAAAA", "ok"))
+        with pytest.raises(ValueError, match="JSON compliant"):
+            writer.append(record("BBBBBBBBBBB", "ok") | {"response": {"play_count": value}})
+    assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA"]
+    assert path.read_bytes().count(b"\n") == 1

@@ -9,7 +9,8 @@ from importlib import resources
 
 import pytest
 
-from igresearch.client import Client, _retry_after
+from igresearch.answers import retry_after
+from igresearch.client import Client
 from igresearch.errors import (
     APIError,
     AuthError,
@@ -107,6 +108,11 @@ def test_invalid_url_raises_before_any_request(client: Client, fake_api: FakeAPI
     assert fake_api.requests == []
 
 
+def test_a_size_cap_below_one_byte_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_body_bytes must be 1 or more, not 0"):
+        Client(KEY, max_body_bytes=0)
+
+
 def test_unknown_channel_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"'tiktok'.*apify, rapid, memories\.ai"):
         Client(KEY, channel="tiktok")
@@ -122,8 +128,6 @@ def test_unknown_channel_is_a_clear_error() -> None:
         ("no_credits", InsufficientCreditsError, 402, "402"),
         ("code_0402", InsufficientCreditsError, 200, "402"),
         ("code_0003", APIError, 200, "3"),
-        ("html", ResponseFormatError, 200, None),
-        ("truncated", ResponseFormatError, 200, None),
         ("null_media", MediaUnavailableError, 200, "0"),
     ],
 )
@@ -166,6 +170,8 @@ def test_unavailable_media_keeps_the_response(client: Client, fake_api: FakeAPI)
         "rate_limited_no_retry_after",
         "code_0429",
         "code_0001",
+        "html",
+        "truncated",
     ],
 )
 def test_transient_failures_are_retried_then_succeed(
@@ -188,6 +194,8 @@ def test_transient_failures_are_retried_then_succeed(
         ("server_error", APIError),
         ("reset", APIError),
         ("code_0001", APIError),
+        ("html", ResponseFormatError),
+        ("truncated", ResponseFormatError),
     ],
 )
 def test_retries_run_out(
@@ -201,7 +209,7 @@ def test_retries_run_out(
 
     assert type(caught.value) is error_class
     assert caught.value.retriable
-    assert caught.value.attempts == 4
+    assert (caught.value.attempts, caught.value.url) == (4, CANONICAL)
     assert len(fake_api.requests) == 4
     assert len(sleeps) == 3
 
@@ -282,13 +290,13 @@ def test_the_key_never_appears_in_errors(fake_api: FakeAPI, sleeps: Sleeps, beha
 
 
 def test_retry_after_header_forms() -> None:
-    assert _retry_after("7") == 7.0
-    assert _retry_after(None) is None
-    assert _retry_after("soon") is None
+    assert retry_after("7") == 7.0
+    assert retry_after(None) is None
+    assert retry_after("soon") is None
     in_a_minute = datetime.now(UTC) + timedelta(seconds=60)
     from email.utils import format_datetime
 
-    seconds = _retry_after(format_datetime(in_a_minute, usegmt=True))
+    seconds = retry_after(format_datetime(in_a_minute, usegmt=True))
     assert seconds is not None and 55 <= seconds <= 60
 
 

@@ -8,6 +8,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -221,6 +224,121 @@ def test_slow_answers_ok_after_slow_seconds(fake_api: FakeAPI) -> None:
     with pytest.raises(requests.exceptions.Timeout):
         post(fake_api, timeout=0.05)
     assert post(fake_api).content == documented_bytes()
+
+
+# -- hostile answers (issue 11) -----------------------------------------------------------------
+
+
+def test_drip_sends_the_ok_body_a_byte_at_a_time(fake_api: FakeAPI) -> None:
+    """Issue 11, FakeAPI: ``drip`` sends the ok body, with its length, one byte per interval."""
+    fake_api.drip_seconds = 0.001
+    fake_api.enqueue("drip")
+    response = post(fake_api, OTHER)
+    assert response.content == json.dumps(FakeAPI.media_for(OTHER), indent=2).encode()
+    assert int(response.headers["Content-Length"]) == len(response.content)
+
+
+def test_endless_never_finishes_its_body(fake_api: FakeAPI) -> None:
+    """Issue 11, FakeAPI: ``endless`` has no Content-Length and keeps sending."""
+    fake_api.drip_seconds = 0.001
+    fake_api.enqueue("endless")
+    with post_streamed(fake_api) as response:
+        assert "Content-Length" not in response.headers
+        chunks = response.iter_content(1)
+        received = b"".join(next(chunks) for _ in range(60))
+    assert received.startswith(b'{"code": "0000", "data": ') and len(received) == 60
+
+
+def post_streamed(api: FakeAPI) -> requests.Response:
+    body = {"video_url": f"https://www.instagram.com/reel/{OTHER}/", "channel": "apify"}
+    return requests.post(api.endpoint_url, json=body, stream=True, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("behaviour", ["drip", "endless"])
+def test_stop_ends_dripping_answers_at_once(behaviour: str) -> None:
+    """Issue 11, FakeAPI: stop() ends a ``drip`` or ``endless`` answer at once (the handler waits
+    on a stop event between bytes), so a client reading without a timeout is released."""
+    api = FakeAPI(drip_seconds=0.5).start()
+    api.set_default(behaviour)
+    outcome: list[Any] = []
+
+    def read() -> None:
+        try:
+            outcome.append(requests.post(api.endpoint_url, json={"video_url": "/p/" + OTHER}))
+        except requests.RequestException as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    while not api.requests:
+        time.sleep(0.01)
+    api.stop()
+    reader.join(30)
+    assert not reader.is_alive() and len(outcome) == 1
+
+
+def test_key_echo_sends_the_authorization_back_in_body_and_header(fake_api: FakeAPI) -> None:
+    """Issue 11, FakeAPI: ``key_echo`` quotes the request's Authorization value."""
+    fake_api.enqueue("key_echo")
+    response = post(fake_api, OTHER)
+    assert response.json()["msg"] == "success for Authorization sk-test"
+    assert response.headers["X-Echo-Authorization"] == "sk-test"
+
+
+def test_nan_and_deep_are_not_strict_json(fake_api: FakeAPI) -> None:
+    """Issue 11, FakeAPI: ``nan`` holds a NaN play count; ``deep`` nests deep_levels levels."""
+    fake_api.deep_levels = 3
+    fake_api.enqueue("nan", "deep")
+    assert b'"video_play_count": NaN' in post(fake_api).content
+    assert post(fake_api).content == b'{"code": "0000", "data": [[[]]]}'
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "where"), [("upstream_errors", "errors"), ("upstream_fail", "message")]
+)
+def test_upstream_please_wait_answers_have_null_media(
+    fake_api: FakeAPI, behaviour: str, where: str
+) -> None:
+    """Issue 11, FakeAPI: Instagram's throttling answer, null media with an upstream message."""
+    fake_api.enqueue(behaviour)
+    data = post(fake_api).json()["data"]
+    assert data["data"] == {"xdt_shortcode_media": None}
+    assert "Please wait a few minutes" in json.dumps(data[where])
+    assert data["status"] == ("fail" if behaviour == "upstream_fail" else "ok")
+
+
+def test_wrong_post_answers_with_another_posts_envelope(fake_api: FakeAPI) -> None:
+    """Issue 11, FakeAPI: ``wrong_post`` serves another post (never the one asked for)."""
+    fake_api.enqueue("wrong_post", "wrong_post")
+    assert post(fake_api, OTHER).content == documented_bytes()
+    assert post(fake_api).json() == FakeAPI.media_for("C0ffee12345")
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "label"),
+    [("latin1_label", "application/json; charset=iso-8859-1"), ("text_plain", "text/plain")],
+)
+def test_mislabelled_charsets_send_utf8(fake_api: FakeAPI, behaviour: str, label: str) -> None:
+    """Issue 11, FakeAPI: a UTF-8 body holding "café" under a label that says otherwise."""
+    fake_api.enqueue(behaviour)
+    response = post(fake_api)
+    assert response.headers["Content-Type"] == label
+    assert "Un café, s'il vous plaît".encode() in response.content
+
+
+def test_oversized_and_gzip_bomb_have_the_set_sizes(fake_api: FakeAPI) -> None:
+    """Issue 11, FakeAPI: ``oversized`` is oversized_bytes long; ``gzip_bomb`` inflates to
+    bomb_bytes from a small compressed body."""
+    fake_api.oversized_bytes, fake_api.bomb_bytes = 50_000, 3_000_000
+    fake_api.enqueue("oversized", "gzip_bomb")
+    oversized = post(fake_api)
+    assert len(oversized.content) == 50_000 and oversized.json()["code"] == "0000"
+    bomb = requests.post(
+        fake_api.endpoint_url, json={"video_url": "/p/" + OTHER}, stream=True, timeout=TIMEOUT
+    )
+    compressed = bomb.raw.read(decode_content=False)
+    assert bomb.headers["Content-Encoding"] == "gzip" and len(compressed) < 10_000
+    assert len(zlib.decompress(compressed, 31)) == 3_000_000
 
 
 def test_unknown_behaviour_is_refused_with_the_known_names(fake_api: FakeAPI) -> None:

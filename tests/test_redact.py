@@ -1,0 +1,42 @@
+"""Cutting the API key out of texts (igresearch.redact)."""
+
+from __future__ import annotations
+
+import pytest
+
+from igresearch.redact import MARKER, MIN_PART, scrub, secrets
+
+KEY = "sk-SECRET/redact-test-key-0123456789"
+
+
+def test_the_whole_key_is_cut_from_text_and_bytes_and_the_change_is_said() -> None:
+    assert scrub(f"a {KEY} b {KEY}", [KEY]) == (f"a {MARKER} b {MARKER}", True)
+    assert scrub(f"a {KEY}".encode(), [KEY]) == (f"a {MARKER}".encode(), True)
+    assert scrub("nothing here", [KEY]) == ("nothing here", False)
+
+
+@pytest.mark.parametrize("size", [MIN_PART, MIN_PART + 1, len(KEY) - 1])
+def test_item10_a_part_of_8_or_more_at_a_cut_is_cut_too(size: int) -> None:
+    """Issue 11, item 10: where a snippet or cap cut the key, its first or last `size`
+    characters left at the cut are scrubbed too, when `size` is 8 or more."""
+    assert scrub("..." + KEY[:size], [KEY], cut=True) == ("..." + MARKER, True)
+    assert scrub(KEY[-size:] + "...", [KEY], cut=True) == (MARKER + "...", True)
+    assert scrub("..." + KEY[:size], [KEY]) == ("..." + KEY[:size], False), "only at a cut"
+
+
+def test_a_part_shorter_than_8_is_left() -> None:
+    short = KEY[: MIN_PART - 1]
+    assert scrub("..." + short, [KEY], cut=True) == ("..." + short, False)
+
+
+def test_secrets_are_the_given_key_and_the_environments_also_as_json_escapes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11, item 10: whatever way the key was given (api_key= or the environment), and
+    however JSON escaped it (PHP escapes "/")."""
+    monkeypatch.setenv("MEMORIES_API_KEY", "env-key-0123456789")
+    escaped = KEY.replace("/", "\\/")
+    assert secrets(KEY) == [escaped, KEY, "env-key-0123456789"]
+    monkeypatch.delenv("MEMORIES_API_KEY")
+    assert secrets(None) == []
+    assert scrub(f'{{"msg": "{escaped}"}}', secrets(KEY)) == (f'{{"msg": "{MARKER}"}}', True)
