@@ -64,9 +64,11 @@ __all__ = [
     "KEPT_BODY_BYTES",
     "MAX_BODY_BYTES",
     "Answer",
+    "LateAnswer",
     "Transient",
     "judge",
     "parse_date",
+    "read_body",
     "receive",
     "retry_after",
 ]
@@ -114,7 +116,7 @@ class Answer:
         return self.body[:KEPT_BODY_BYTES].decode("utf-8", "backslashreplace")
 
 
-class _Late(Exception):
+class LateAnswer(Exception):
     """The attempt's deadline passed before the body was complete."""
 
 
@@ -132,8 +134,7 @@ def receive(
     Parameters
     ----------
     response
-        The response, its body not read yet (or read already by the transport, as a recording
-        :func:`~igresearch.cassettes.replay` does).
+        The response, its body not read yet.
     started, timeout
         The attempt began at ``time.monotonic()`` `started` and must be over `timeout` seconds
         later: each read waits at most what remains.
@@ -161,8 +162,8 @@ def receive(
         "date": parse_date(headers.get("Date")),
     }
     try:
-        body = _read(response, started + timeout, max_bytes)
-    except (_Late, urllib3.exceptions.TimeoutError, TimeoutError):
+        body = read_body(response, started + timeout, max_bytes)
+    except (LateAnswer, urllib3.exceptions.TimeoutError, TimeoutError):
         message = f"The body was not complete within {timeout:g} s ({where}) for {url}."
         raise Transient(APIError(message, retriable=True, **details)) from None
     except zlib.error as error:
@@ -183,10 +184,17 @@ def receive(
     return Answer(status, headers, body, redacted, cut_at)
 
 
-def _read(response: requests.Response, deadline: float, max_bytes: int) -> bytes:
-    """The body, decoded, at most `max_bytes` + 1 bytes (one more tells it is longer)."""
-    if getattr(response, "_content_consumed", False):  # read (and decoded) by the transport
-        return response.content[: max_bytes + 1]
+def read_body(response: requests.Response, deadline: float, max_bytes: int) -> bytes:
+    """The body of `response` (sent with ``stream=True``), decoded, at most `max_bytes` + 1 bytes
+    (one more tells it is longer), complete by ``time.monotonic()`` `deadline`.
+
+    Raises
+    ------
+    LateAnswer
+        When the deadline passes first.
+    zlib.error, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError
+        When the stream is corrupt or the connection breaks.
+    """
     codings = [
         coding.strip().lower()
         for coding in response.headers.get("Content-Encoding", "").split(",")
@@ -218,7 +226,7 @@ def _chunks(raw: Any, deadline: float) -> Iterator[bytes]:
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _Late
+            raise LateAnswer
         if isinstance(sock, socket.socket):
             sock.settimeout(remaining)
         if isinstance(raw, urllib3.HTTPResponse):

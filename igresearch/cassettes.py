@@ -12,7 +12,9 @@ PyYAML's safe loader, with three project settings:
 
 - **Safe:** the ``Authorization`` header, cookies, and any other header, body or URL text equal to
   the key are removed before an interaction is kept in memory, so nothing written holds the key.
-  ``Set-Cookie`` is dropped from responses; compressed bodies are stored decoded.
+  ``Set-Cookie`` is dropped from responses; compressed bodies are stored decoded. While
+  recording, an answer is read within the client's timeout (for the whole attempt) and up to
+  ``MAX_BODY_BYTES`` decoded: a longer one is handed on, to be judged too long, but not kept.
 - **Matching** on method, endpoint (the last three path segments, e.g.
   ``/instagram/video/metadata``) and the body's meaning (channel and shortcode, so key order,
   whitespace and URL forms do not matter), not on host or base path. Several recordings of the
@@ -25,10 +27,12 @@ PyYAML's safe loader, with three project settings:
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
 import json
 import os
 import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -38,12 +42,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
 import yaml
 from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.exceptions import ConnectionError, ReadTimeout
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
+from . import redact
+from .answers import LateAnswer, read_body
 from .errors import CassetteError, InvalidURLError
 from .files import write_bytes
 from .urls import canonical_url, parse_shortcode
@@ -51,7 +59,6 @@ from .urls import canonical_url, parse_shortcode
 __all__ = ["MODES", "active", "cassette_path", "read_cassette", "replay", "set_position"]
 
 MODES = ("none", "once", "new_episodes", "all")
-REDACTED = "<REDACTED>"
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -208,11 +215,15 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         if played is not None:
             return _response(request, played)
         assert self._live is not None  # made by __enter__ whenever the replay records
-        answer = self._live.send(request, stream, timeout, verify, cert, proxies)
-        interaction = _interaction(request, answer)  # reads the body, decoded
-        with self._lock:
-            self._new.append(((rank, position, attempt), interaction))
-        return answer
+        started = time.monotonic()
+        answer = self._live.send(request, True, timeout, verify, cert, proxies)
+        body = _read_live(answer, started, timeout)
+        recorded = _recorded(answer, body)
+        if len(body) <= MAX_BODY_BYTES:  # a longer answer is judged too long, not kept
+            interaction = _interaction(request, _scrub_response(recorded, _keys(request)))
+            with self._lock:
+                self._new.append(((rank, position, attempt), interaction))
+        return _response(request, recorded)
 
     def _play(self, key: Any) -> dict[str, Any] | None:
         numbers = self._index.get(key, [])
@@ -418,65 +429,84 @@ def _response(request: PreparedRequest, recorded: dict[str, Any]) -> Response:
     return response
 
 
-def _interaction(request: PreparedRequest, answer: Response) -> dict[str, Any]:
-    """The exchange as vcrpy records it, scrubbed; the body stored decoded."""
-    secrets = _secrets(request.headers.get("Authorization"))
-    response = _scrub_response(
-        {
-            "body": {"string": answer.content},  # decoded by requests
-            "headers": {
-                name: answer.raw.headers.getlist(name)
-                for name in answer.raw.headers
-                if name.lower() != "content-encoding"
-            },
-            "status": {"code": answer.status_code, "message": _scrub(answer.reason, secrets)},
+def _read_live(answer: Response, started: float, timeout: Any) -> bytes:
+    """The body of a live answer, decoded, read within the attempt's deadline (`timeout`, as the
+    client gave it, counted from `started`) and at most ``MAX_BODY_BYTES`` + 1 bytes."""
+    limit = timeout[-1] if isinstance(timeout, tuple) else timeout
+    deadline = started + limit if limit is not None else float("inf")
+    try:
+        return read_body(answer, deadline, MAX_BODY_BYTES)
+    except LateAnswer:
+        raise ReadTimeout(f"The body was not complete within {limit:g} s.") from None
+    except (zlib.error, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
+        raise ConnectionError(f"The answer could not be read ({type(error).__name__}).") from None
+    finally:
+        answer.close()
+
+
+def _recorded(answer: Response, body: bytes) -> dict[str, Any]:
+    """A live answer as vcrpy records it, with its body decoded (and so no Content-Encoding)."""
+    return {
+        "body": {"string": body},
+        "headers": {
+            name: answer.raw.headers.getlist(name)
+            for name in answer.raw.headers
+            if name.lower() != "content-encoding"
         },
-        secrets,
-    )
+        "status": {"code": answer.status_code, "message": answer.reason},
+    }
+
+
+def _interaction(request: PreparedRequest, response: dict[str, Any]) -> dict[str, Any]:
+    """The exchange as vcrpy records it, without the key, cookies or Content-Length of a body
+    that changed."""
+    keys = _keys(request)
     for name in response["headers"]:
         if name.lower() == "content-length":
             response["headers"][name] = [str(len(response["body"]["string"]))]
     return {
         "request": {
-            "body": _scrub(request.body, secrets),
+            "body": _scrub(request.body, keys),
             "headers": {
                 name: [value]
                 for name, value in request.headers.items()
-                if name.lower() not in ("authorization", "cookie") and value not in secrets
+                if name.lower() not in ("authorization", "cookie") and value not in keys
             },
             "method": request.method,
-            "uri": _scrub(request.url, secrets),
+            "uri": _scrub(request.url, keys),
         },
         "response": response,
     }
 
 
-def _secrets(authorization: str | None = None) -> list[str]:
-    values = [authorization, os.environ.get("MEMORIES_API_KEY")]
-    return [value for value in values if value and value != REDACTED]
+def _keys(request: PreparedRequest) -> list[str]:
+    """The key the request was sent with, and ``MEMORIES_API_KEY``."""
+    authorization = request.headers.get("Authorization")
+    return redact.secrets(authorization if isinstance(authorization, str) else None)
 
 
-def _scrub(text: Any, secrets: Iterable[str]) -> Any:
-    for secret in secrets:
-        if isinstance(text, bytes):
-            text = text.replace(secret.encode(), REDACTED.encode())
-        elif isinstance(text, str):
-            text = text.replace(secret, REDACTED)
+def _scrub(text: Any, keys: list[str]) -> Any:
+    if isinstance(text, str):
+        return redact.scrub(text, keys)[0]
+    if isinstance(text, bytes):
+        return redact.scrub(text, keys)[0]
     return text
 
 
-def _scrub_response(
-    response: dict[str, Any], secrets: Iterable[str] | None = None
-) -> dict[str, Any]:
-    """A recorded response without cookies, and with the key (default: ``MEMORIES_API_KEY``)
-    cut from its body and headers."""
-    secrets = _secrets() if secrets is None else list(secrets)
-    response["headers"] = {
-        name: [_scrub(value, secrets) for value in values]
-        for name, values in response.get("headers", {}).items()
-        if name.lower() not in ("set-cookie", "set-cookie2")
-    }
+def _scrub_response(response: dict[str, Any], keys: list[str] | None = None) -> dict[str, Any]:
+    """A recorded response (a copy) without cookies, and with the key (default:
+    ``MEMORIES_API_KEY``) cut from its status message, headers and body."""
+    keys = redact.secrets() if keys is None else keys
     body = response.get("body", {})
-    if "string" in body:
-        body["string"] = _scrub(body["string"], secrets)
-    return response
+    return {
+        **response,
+        "status": {**response["status"], "message": _scrub(response["status"].get("message"), keys)}
+        if "status" in response
+        else response.get("status"),
+        "headers": {
+            name: [_scrub(value, keys) for value in values]
+            for name, values in response.get("headers", {}).items()
+            if name.lower() not in ("set-cookie", "set-cookie2")
+        },
+        "body": {**body, "string": _scrub(body["string"], keys)} if "string" in body else body,
+    }

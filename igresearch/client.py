@@ -73,7 +73,8 @@ class Client:
         API codes 0429 and 0001, and HTML, truncated or invalid JSON bodies (the table in
         :mod:`igresearch.answers`). Other failures are never retried.
     max_body_bytes
-        The largest body read, once decompressed; a longer one is a failure, not retried.
+        The largest body read, once decompressed (at most ``cassettes.MAX_BODY_BYTES``, 64 MiB);
+        a longer one is a failure, not retried.
     backoff
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
     throttle
@@ -88,7 +89,7 @@ class Client:
     Raises
     ------
     ValueError
-        For an unknown channel, or a negative max_retries or a max_body_bytes below 1.
+        For an unknown channel, or a negative max_retries or a max_body_bytes out of range.
 
     Examples
     --------
@@ -125,8 +126,10 @@ class Client:
             raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
-        if max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be 1 or more, not {max_body_bytes}.")
+        if not 1 <= max_body_bytes <= cassettes.MAX_BODY_BYTES:
+            raise ValueError(
+                f"max_body_bytes must be 1 to {cassettes.MAX_BODY_BYTES}, not {max_body_bytes}."
+            )
         self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
         self.channel = channel
         base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL

@@ -593,7 +593,7 @@ def test_a_key_in_the_reason_phrase_is_not_recorded(tmp_path: Path) -> None:
         server.server_close()
     [interaction] = read_cassette(path)
     assert KEY not in path.read_text()
-    assert interaction["response"]["status"]["message"] == "OK <REDACTED>"
+    assert interaction["response"]["status"]["message"] == "OK <API key>"
 
 
 def test_an_alias_bomb_beside_the_interactions_is_dropped_unexpanded(
@@ -641,3 +641,74 @@ def test_a_full_disk_while_recording_leaves_the_cassette_as_it_was(
     assert len(fake_api.requests) == 4, "the new answer was fetched, then could not be kept"
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_recording_an_endless_answer_ends_with_the_attempts_timeout(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None
+) -> None:
+    """Issue 11, item 6, while recording: the transport reads a live answer within the client's
+    timeout for the whole attempt, so a body that never ends is a timeout (retried, then
+    failed), and nothing is recorded for it."""
+    import time
+
+    fake_api.drip_seconds = 0.2
+    fake_api.set_default("endless")
+    path = tmp_path / "c.yaml"
+    began = time.monotonic()
+    with (
+        replay(path, mode="new_episodes"),
+        Client(KEY, base_url=fake_api.base_url, timeout=2, max_retries=1, backoff=0.01) as client,
+        pytest.raises(IgResearchError, match="No answer within 2 s"),
+    ):
+        client.video_metadata(CODES[0])
+    assert time.monotonic() - began < 30 and len(fake_api.requests) == 2
+    assert not path.exists(), "no answer, no recording"
+
+
+def test_recording_an_answer_over_the_size_cap_keeps_nothing_of_it(
+    fake_api: FakeAPI, tmp_path: Path, no_key: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, item 17, while recording: an answer beyond the cassette's cap is handed on to
+    the client, which judges it too long, and is not kept; the others are."""
+    from igresearch import cassettes
+
+    monkeypatch.setattr(cassettes, "MAX_BODY_BYTES", 50_000)
+    fake_api.oversized_bytes = 80_000
+    fake_api.set_for(CODES[1], "oversized")
+    path = tmp_path / "c.yaml"
+    with (
+        replay(path, mode="new_episodes"),
+        Client(KEY, base_url=fake_api.base_url, max_body_bytes=40_000) as client,
+    ):
+        client.video_metadata(CODES[0])
+        with pytest.raises(IgResearchError, match="over 40,000 bytes") as caught:
+            client.video_metadata(CODES[1])
+    assert caught.value.retriable is False
+    assert [body_meaning(i["request"]["body"])[1] for i in read_cassette(path)] == CODES[:1]
+
+
+@pytest.mark.parametrize("given", ["api_key=", "environment"])
+def test_a_key_echoed_in_body_and_header_is_not_recorded(
+    fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """Issue 11, item 10, in cassettes: whether the key came as api_key= or from the
+    environment, a server echoing it in the body and a header leaves no trace of it in the
+    cassette, nor in the archive collected while recording."""
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    options = {"api_key": KEY} if given == "api_key=" else {}
+    if given == "environment":
+        monkeypatch.setenv("MEMORIES_API_KEY", KEY)
+    fake_api.set_default("key_echo")
+    path, archive = tmp_path / "c.yaml", tmp_path / "a.jsonl"
+    with replay(path, mode="new_episodes"):
+        summary = collect(
+            CODES[:2], archive=archive, base_url=fake_api.base_url, progress=False, **options
+        )
+    assert summary.outcomes["ok"] == 2
+    assert fake_api.requests[0].headers["Authorization"] == KEY, "the key was sent and echoed"
+    for written in (path, archive):
+        assert KEY not in written.read_text(encoding="utf-8")
+        assert KEY[:12] not in written.read_text(encoding="utf-8")
+    recorded = read_cassette(path)
+    assert all(b"<API key>" in i["response"]["body"]["string"] for i in recorded)
+    assert all(i["response"]["headers"]["X-Echo-Authorization"] == ["<API key>"] for i in recorded)

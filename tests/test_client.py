@@ -108,9 +108,12 @@ def test_invalid_url_raises_before_any_request(client: Client, fake_api: FakeAPI
     assert fake_api.requests == []
 
 
-def test_a_size_cap_below_one_byte_is_refused() -> None:
-    with pytest.raises(ValueError, match="max_body_bytes must be 1 or more, not 0"):
-        Client(KEY, max_body_bytes=0)
+@pytest.mark.parametrize("cap", [0, 64 * 1024 * 1024 + 1])
+def test_a_size_cap_out_of_range_is_refused(cap: int) -> None:
+    """The cap is at least a byte, and at most what a recording replay reads, so that an answer
+    the replay cut is always judged too long."""
+    with pytest.raises(ValueError, match=f"max_body_bytes must be 1 to 67108864, not {cap}"):
+        Client(KEY, max_body_bytes=cap)
 
 
 def test_unknown_channel_is_a_clear_error() -> None:
