@@ -192,7 +192,7 @@ def test_no_valid_input_is_exit_2(run: Any) -> None:
 def test_a_stormy_run_loses_nothing_and_a_second_run_completes(
     run: Any, fake_api: FakeAPI, tmp_path: Path
 ) -> None:
-    codes = [f"St0rmy{i:05d}" for i in range(40)]
+    codes = [f"Gusty{i:06d}" for i in range(40)]  # bare: a media id below 2**63
     storm = [
         "rate_limited",
         "rate_limited_no_retry_after",
@@ -235,7 +235,7 @@ def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_pays_once_per_stored_post(fake_api: FakeAPI, tmp_path: Path) -> None:
-    codes = [f"K1lled{i:05d}" for i in range(60)]
+    codes = [f"Cut0ff{i:05d}" for i in range(60)]  # bare: a media id below 2**63
     urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
     urls.write_text("\n".join(codes) + "\n")
     fake_api.latency = 0.05
