@@ -153,13 +153,18 @@ def check_archive(path: str | os.PathLike[str]) -> None:
     ------
     ArchiveFormatError
         Naming the file and showing how its first line begins.
-    IsADirectoryError, PermissionError
-        When `path` is a folder or cannot be read.
+    IsADirectoryError, NotADirectoryError, PermissionError
+        When `path` is a folder, lies under a file, or cannot be read.
     """
     archive = Path(path)
     if archive.is_dir():
         raise IsADirectoryError(f"{archive} is a folder, not an archive file.")
-    if not archive.exists() or archive.stat().st_size == 0:
+    if not archive.exists():
+        folder = next(p for p in archive.absolute().parents if p.exists())
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is a file: {archive} cannot be made there.")
+        return
+    if archive.stat().st_size == 0:
         return
     with archive.open("rb") as lines:
         first = lines.readline(_FIRST_LINE_LIMIT)
@@ -190,9 +195,9 @@ def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         When the file is not an archive (see :func:`check_archive`).
     """
     archive = Path(path)
+    check_archive(archive)
     if not archive.exists():
         return
-    check_archive(archive)
     with archive.open("rb") as lines:
         for line in lines:
             try:

@@ -151,7 +151,7 @@ def _oneline(text: str) -> str:
     """`text` on one line, safe for a terminal: line breaks and tabs become spaces, other control
     and format characters (C0, C1, bidirectional overrides, line separators) are escaped."""
     parts = []
-    for char in text.strip():
+    for char in text.strip().replace("\r\n", "\n"):
         if char in "\r\n":
             parts.append(" ")
         elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and char != "\t":

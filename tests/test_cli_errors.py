@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from igresearch.cassettes import cassette_path
 from igresearch.cli import _oneline, main
 from igresearch.testing import FakeAPI
 
 KEY = "sk-SECRET-cli-errors-key-0123456789"
 URL = "https://www.instagram.com/reel/DLlGZiCOBQ0/"
+CASSETTE = str(cassette_path("documented_example.yaml"))
 
 
 @pytest.fixture
@@ -62,7 +64,8 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 A = "archive.jsonl"
 RUN = ["--no-progress"]
 
-# (arguments, exit status, words the one line on stderr must hold); {d} is the study folder.
+# (arguments, exit status, words the one line on stderr must hold); {d} is the study folder,
+# {c} a bundled cassette (where a request would be made, it is answered offline).
 BAD = [
     # Item 2: an --archive that is not an archive is refused, untouched.
     (["collect", URL, "--archive", "{d}/urls.txt"], 2, "its first line is '# my study'"),
@@ -70,6 +73,7 @@ BAD = [
     (["collect", URL, "--archive", "{d}/binary.bin"], 2, r"'\x00\x01\x02"),
     (["collect", URL, "--archive", "{d}/archive.jsonl.gz", "--dry-run"], 2, "not an igresearch"),
     (["collect", URL, "--archive", "{d}/folder"], 2, "is a directory"),
+    (["collect", URL, "--archive", "{d}/urls.txt/a.jsonl", "--replay", "{c}"], 2, "urls.txt"),
     (["record", URL, "--cassette", "{d}/c.yaml", "--archive", "{d}/words.txt"], 2, "'Links'"),
     (["status", "{d}/archive.jsonl.gz"], 2, "is not an igresearch archive"),
     (["status", "{d}/sample.csv"], 2, "its first line is 'id,url'"),
@@ -145,7 +149,7 @@ def test_a_bad_invocation_is_one_line_and_its_exit_status(
     """Issue 11, item 25 (and items 2, 20, 21, 23): exit status, exactly one line on stderr
     ("Error: ..."), no traceback, no request, no file touched or created."""
     before = snapshot(study)
-    argv = [arg.format(d=study) for arg in args]
+    argv = [arg.format(d=study, c=CASSETTE) for arg in args]
     result = runner.invoke(main, [*argv, *RUN] if argv[0] in ("collect", "record") else argv)
     assert result.exit_code == status, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -194,7 +198,8 @@ def test_user_text_in_a_message_is_one_escaped_line(runner: CliRunner, study: Pa
         "'\\x1b[2J\\x1b[31mred'. Give a new file name, or the JSON Lines file an earlier "
         "collect wrote.\n"
     )
-    assert _oneline("a\nb\r\nc\x1b[0m\x85\u202e\td") == "a b  c\\x1b[0m\\x85\\u202e d"
+    shown = _oneline("a\nb\r\nc\x1b[0m\x85\u202e\td\u2028e")
+    assert shown == "a b c\\x1b[0m\\x85\\u202e d\\u2028e"
 
 
 def test_the_exit_statuses_are_documented_in_the_help(runner: CliRunner) -> None:
