@@ -172,7 +172,8 @@ from_option = click.option(
     "--from",
     "from_file",
     type=click.Path(allow_dash=True, dir_okay=False),
-    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
+    help="Text file (one URL per line, # comments), CSV with a url column (comma, semicolon or "
+    "tab), or - for stdin.",
 )
 base_url_option = click.option(
     "--base-url",
@@ -197,7 +198,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=5.0,
             show_default=True,
             type=_Number(0.01, 1000),
-            help="Most requests per second, all threads together (0.01 to 1000).",
+            help="Most requests per second, all threads together.",
         ),
         click.option(
             "--max-requests", type=click.IntRange(min=0), help="Send requests for at most N URLs."
@@ -271,7 +272,7 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
     "--archive",
     required=True,
     type=click.Path(dir_okay=False),
-    help="JSON Lines archive to append to (created if missing).",
+    help="JSON Lines archive to append to (created if missing; any other file is refused).",
 )
 @channel_option
 @base_url_option
