@@ -126,9 +126,9 @@ def _what_happened(error: IgResearchError) -> str:
 
 def _os_message(error: OSError) -> str:
     """What an OS error says, naming its file, and what to do when the disk is full."""
-    if error.filename is None:
-        return str(error)
-    message = f"{error.strerror or error}: {error.filename}"
+    message = (
+        str(error) if error.filename is None else f"{error.strerror or error}: {error.filename}"
+    )
     if error.errno == errno.ENOSPC:
         message += " (free some space, then run the same command again)"
     return message

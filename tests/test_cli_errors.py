@@ -248,3 +248,31 @@ def test_bad_values_send_nothing_to_the_api(
         result = runner.invoke(main, [*args, *RUN, *extra])
         assert result.exit_code == 2, result.output
     assert not archive.exists()
+
+
+def test_a_full_disk_during_a_run_ends_with_one_error_line(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, item 25: a failed archive write in a run is no traceback: after the plan, one
+    "Error:" line saying the disk is full, exit 1, and nothing more paid for."""
+    import errno
+
+    from igresearch.archive import ArchiveWriter
+
+    def full(self: ArchiveWriter, record: dict[str, object]) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ArchiveWriter, "append", full)
+    args = ["collect", "C0ffee00001", "C0ffee00002", "C0ffee00003", "--concurrency", "1"]
+    args += ["--archive", str(tmp_path / "a.jsonl"), "--base-url", fake_api.base_url, *RUN]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Plan: 3 valid URLs")
+    assert lines[1:] == [
+        "Error: [Errno 28] No space left on device (free some space, then run the same command "
+        "again)"
+    ]
+    assert "Traceback" not in result.output
+    assert len(fake_api.requests) == 1
