@@ -256,7 +256,8 @@ def main() -> None:
 def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None) -> None:
     """Fetch one post's metadata (one paid request) and print the response JSON.
 
-    URL is any Instagram post, reel or TV URL, or a bare shortcode.
+    URL is any Instagram post, reel or TV URL, or a bare shortcode (10 to 12 characters, e.g.
+    DLlGZiCOBQ0; any other shortcode needs its full URL).
     """
     from .client import Client
 
