@@ -64,7 +64,7 @@ def main() -> None:
             f"possible ({median / limit:.0%}; runs {', '.join(f'{r:.1f}' for r in rates)}) "
             f"target >= 90%: {verdict}"
         )
-        urls = [f"Rated{i:06d}" for i in range(400)]
+        urls = [f"Gated{i:06d}" for i in range(400)]  # bare: a media id below 2**63
         times = run(api, urls, 20.0, Path(folder) / "rated.jsonl")
         mean = (len(times) - 1) / (times[-1] - times[0])
         peak = max_per_window(times)

@@ -29,7 +29,7 @@ from igresearch.client import Client
 from igresearch.testing import FakeAPI
 
 N = 1_000
-CODES = [f"Replay{i:05d}" for i in range(N)]
+CODES = [f"Cached{i:05d}" for i in range(N)]  # bare shortcodes: media ids below 2**63
 
 
 def timed_requests(

@@ -29,6 +29,7 @@ from .collect import collect
 from .demo import run_demo
 from .errors import (
     APIError,
+    ArchiveFormatError,
     ArchiveLockedError,
     AuthError,
     CassetteError,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIError",
+    "ArchiveFormatError",
     "ArchiveLockedError",
     "AuthError",
     "CassetteError",

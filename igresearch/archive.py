@@ -37,7 +37,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .errors import ArchiveLockedError, MediaUnavailableError
+from .errors import ArchiveFormatError, ArchiveLockedError, MediaUnavailableError
 from .shapes import locate_media
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "ArchiveWriter",
     "Attrition",
     "Entry",
+    "check_archive",
     "index_archive",
     "read_archive",
 ]
@@ -66,6 +67,7 @@ class ArchiveWriter:
         self._file: Any = None
 
     def __enter__(self) -> ArchiveWriter:
+        check_archive(self.path)  # before anything is written, even the lock beside it
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(blocking=False)
@@ -147,9 +149,64 @@ def _is_record(line: bytes) -> bool:
     return isinstance(record, dict) and "archive_version" in record
 
 
-def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """The archive's records in order, skipping a partial last line or any unreadable one."""
+#: How every archive begins: records are written with this key first.
+_START = b'{"archive_version"'
+_FIRST_LINE_LIMIT = 1 << 20
+
+
+def check_archive(path: str | os.PathLike[str]) -> None:
+    """Refuse a file that is not an archive, touching nothing.
+
+    A missing or empty file is a new archive. Otherwise the first line must be an archive record
+    or begin like one (``{"archive_version"``; a killed writer may have left only part of it).
+
+    Raises
+    ------
+    ArchiveFormatError
+        Naming the file and showing how its first line begins.
+    IsADirectoryError, NotADirectoryError, PermissionError
+        When `path` is a folder, lies under a file, or cannot be read.
+    """
     archive = Path(path)
+    if archive.is_dir():
+        raise IsADirectoryError(f"{archive} is a folder, not an archive file.")
+    if not archive.exists():
+        folder = next(p for p in archive.absolute().parents if p.exists())
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is a file: {archive} cannot be made there.")
+        return
+    if archive.stat().st_size == 0:
+        return
+    with archive.open("rb") as lines:
+        first = lines.readline(_FIRST_LINE_LIMIT)
+    line = first.rstrip(b"\r\n")
+    partial = not first.endswith(b"\n")  # the whole file, or a line longer than the limit
+    if line.startswith(_START) or (partial and _START.startswith(line)) or _is_record(line):
+        return
+    raise ArchiveFormatError(
+        f"{archive} is not an igresearch archive: its first line is {preview(line)}. Give a new "
+        "file name, or the JSON Lines file an earlier collect wrote."
+    )
+
+
+def preview(line: bytes, limit: int = 60) -> str:
+    """The start of a line of a file, safe to print in a message: cut short, quoted, control
+    characters and bytes that are not UTF-8 escaped."""
+    text = line[: limit * 4].decode("utf-8", errors="replace")
+    shown = repr(text[:limit]) + ("..." if len(text) > limit or len(line) > limit * 4 else "")
+    return shown if text else "empty"
+
+
+def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The archive's records in order, skipping a partial last line or any unreadable one.
+
+    Raises
+    ------
+    ArchiveFormatError
+        When the file is not an archive (see :func:`check_archive`).
+    """
+    archive = Path(path)
+    check_archive(archive)
     if not archive.exists():
         return
     with archive.open("rb") as lines:

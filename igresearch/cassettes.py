@@ -140,6 +140,22 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         """How many interactions were recorded since the block began."""
         return len(self._new)
 
+    def holds(self, url: str, channel: str) -> bool:
+        """Whether the open cassette holds a recording of the post at `url` on `channel`, as
+        requests are matched (by meaning: any URL form of the same shortcode).
+
+        Examples
+        --------
+        >>> from igresearch import cassette_path, replay
+        >>> with replay(cassette_path("documented_example.yaml")) as cassette:
+        ...     cassette.holds("instagram.com/p/DLlGZiCOBQ0", "apify")
+        True
+        """
+        from .client import ENDPOINT
+
+        key = ("POST", ENDPOINT, (channel, parse_shortcode(url)))
+        return bool(self._index.get(key))
+
     def _recreate_cm(self) -> replay:
         """As a decorator, each call gets its own replay (calls may overlap in threads)."""
         return replay(self.path, mode=self.mode)

@@ -3,24 +3,163 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
 from .client import CHANNELS
-from .errors import CassetteError, IgResearchError, InvalidURLError
+from .errors import ArchiveFormatError, CassetteError, IgResearchError, InvalidURLError
 
 if TYPE_CHECKING:
-    from .collect import Summary
+    from .collect import Plan, Summary
 
 EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+class _Number(click.FloatRange):
+    """A finite number in a range (click's FloatRange lets "nan" through every bound)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST = 100 * 366 * 86400  # seconds: a century
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    """'90m', '24h', '7d' or '30s' -> a timedelta above 0 and up to 100 years, at parse time."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text[:-1]) * _UNITS[text[-1:].lower()]
+    except (KeyError, ValueError):
+        raise click.BadParameter(
+            f"{text!r} is not a duration: use a number and a unit, e.g. 30m, 24h, 7d."
+        ) from None
+    if not 0 < seconds <= _LONGEST:  # false for nan too
+        raise click.BadParameter(
+            f"{text!r} is not a duration above 0 and up to 100 years (1s asks for a new "
+            "snapshot of every post)."
+        )
+    return timedelta(seconds=seconds)
+
+
+class _Failure(click.ClickException):
+    """An error shown as one line on stderr (``Error: ...``), with its exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(_oneline(message))
+        self.exit_code = exit_code  # type: ignore[misc]  # click reads it from the instance
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.message}", file=file, err=file is None)
+
+
+class _Commands(click.Group):
+    """The igresearch group: whatever a command raises that is not a bug (an igresearch error,
+    an OS error, a bad value, a usage error) ends as one line on stderr and an exit status."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            raise _usage(error) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise _usage(error) from None
+        except _Failure:
+            raise
+        except click.ClickException as error:
+            raise _Failure(error.format_message(), error.exit_code) from None
+        except KeyboardInterrupt:
+            raise _Failure("Interrupted.", EXIT_INTERRUPTED) from None
+        except IgResearchError as error:
+            raise _Failure(_what_happened(error), _status(error)) from None
+        except OSError as error:
+            raise _Failure(_os_message(error), _status(error)) from None
+        except ValueError as error:
+            raise _Failure(str(error), EXIT_BAD_INPUT) from None
+
+
+def _usage(error: click.UsageError) -> click.ClickException:
+    """A usage error as one line, with where to read the usage (no-argument help stays help)."""
+    if isinstance(error, click.exceptions.NoArgsIsHelpError):
+        return error
+    where = f" See '{error.ctx.command_path} --help'." if error.ctx else ""
+    return _Failure(error.format_message() + where, error.exit_code)
+
+
+def _what_happened(error: IgResearchError) -> str:
+    """The error's message; for a replay miss, also the command that would record it."""
+    message = str(error)
+    if isinstance(error, CassetteError) and error.cassette is not None:
+        post = f"{error.url} --channel {error.channel}" if error.url else "URL ..."
+        message += f" To record it: igresearch record {post} --cassette {error.cassette}"
+    return message
+
+
+def _os_message(error: OSError) -> str:
+    """What an OS error says, naming its file, and what to do when the disk is full."""
+    message = (
+        str(error) if error.filename is None else f"{error.strerror or error}: {error.filename}"
+    )
+    if error.errno == errno.ENOSPC:
+        message += " (free some space, then run the same command again)"
+    return message
+
+
+def _status(error: Exception) -> int:
+    """Exit status 2 for input the user can fix on the command line, else 1."""
+    bad_input = (
+        InvalidURLError,
+        ArchiveFormatError,
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        FileExistsError,
+    )
+    return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_API_ERROR
+
+
+def _oneline(text: str) -> str:
+    """`text` on one line, safe for a terminal: line breaks and tabs become spaces, other control
+    and format characters (C0, C1, bidirectional overrides, line separators) are escaped."""
+    parts = []
+    for char in text.strip().replace("\r\n", "\n"):
+        if char in "\r\n":
+            parts.append(" ")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and char != "\t":
+            parts.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            parts.append(char)
+    return "".join(parts).replace("\t", " ")
+
 
 channel_option = click.option(
     "--channel",
@@ -33,7 +172,8 @@ from_option = click.option(
     "--from",
     "from_file",
     type=click.Path(allow_dash=True, dir_okay=False),
-    help="Text file (one URL per line, # comments), CSV with a url column, or - for stdin.",
+    help="Text file (one URL per line, # comments), CSV with a url column (comma, semicolon or "
+    "tab), or - for stdin.",
 )
 base_url_option = click.option(
     "--base-url",
@@ -57,7 +197,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--rate",
             default=5.0,
             show_default=True,
-            type=click.FloatRange(min=0, min_open=True),
+            type=_Number(0.01, 1000),
             help="Most requests per second, all threads together.",
         ),
         click.option(
@@ -65,7 +205,11 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--dry-run", is_flag=True, help="Print how many requests, and the cost."),
         click.option(
-            "--price", default=0.01, show_default=True, help="USD per request, for --dry-run."
+            "--price",
+            default=0.01,
+            show_default=True,
+            type=_Number(min=0),
+            help="USD per request, for the estimated cost.",
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
     ]
@@ -86,12 +230,21 @@ def exit_code(summary: Summary) -> int:
     return EXIT_API_ERROR if summary.outcomes["failed"] else 0
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="igresearch")
 def main() -> None:
     """Instagram video metadata for research, from the memories.ai API.
 
     The API key is read from the MEMORIES_API_KEY environment variable.
+
+    \b
+    Exit status, every command:
+      0    done
+      1    an API error, some URLs failed, or a file could not be read or written
+      2    bad input or usage (the message says what to change)
+      3    a run stopped early (rejected key, no credits, --max-requests)
+      130  interrupted (Ctrl-C)
+    Errors are one line on stderr, starting "Error: ".
     """
 
 
@@ -103,28 +256,14 @@ def main() -> None:
 def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None) -> None:
     """Fetch one post's metadata (one paid request) and print the response JSON.
 
-    URL is any Instagram post, reel or TV URL, or a bare shortcode.
+    URL is any Instagram post, reel or TV URL, or a bare shortcode (10 to 12 characters, e.g.
+    DLlGZiCOBQ0; any other shortcode needs its full URL).
     """
     from .client import Client
 
-    try:
-        with _replaying(replay_from), Client(channel=channel, base_url=base_url) as client:
-            envelope = client.video_metadata(url)
-    except IgResearchError as error:
-        _fail(error)
+    with _replaying(replay_from), Client(channel=channel, base_url=base_url) as client:
+        envelope = client.video_metadata(url)
     _print_json(envelope)
-
-
-def _parse_duration(text: str) -> timedelta:
-    """'90m', '24h', '7d' or '30s' -> timedelta."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        value, unit = float(text[:-1]), text[-1].lower()
-        return timedelta(seconds=value * units[unit])
-    except (KeyError, ValueError, IndexError):
-        raise click.BadParameter(
-            f"{text!r} is not a duration: use a number and a unit, e.g. 30m, 24h, 7d."
-        ) from None
 
 
 @main.command()
@@ -134,7 +273,7 @@ def _parse_duration(text: str) -> timedelta:
     "--archive",
     required=True,
     type=click.Path(dir_okay=False),
-    help="JSON Lines archive to append to (created if missing).",
+    help="JSON Lines archive to append to (created if missing; any other file is refused).",
 )
 @channel_option
 @base_url_option
@@ -143,6 +282,7 @@ def _parse_duration(text: str) -> timedelta:
 @click.option(
     "--refresh-older-than",
     metavar="DURATION",
+    callback=_duration,
     help="Request a new snapshot of URLs whose newest response is older, e.g. 24h.",
 )
 @_run_options
@@ -152,35 +292,54 @@ def collect(
     archive: str,
     replay_from: str | None,
     retry_failed: bool,
-    refresh_older_than: str | None,
+    refresh_older_than: timedelta | None,
     **options: Any,
 ) -> None:
     """Fetch many posts into a raw archive; resumes, never pays twice for a stored post.
 
+    The plan (valid, duplicate and invalid lines, what the archive holds, what will be
+    requested and its cost) is printed before the first request.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
     3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
     """
     entries = _entries(urls, from_file)
-    refresh = _parse_duration(refresh_older_than) if refresh_older_than else None
-    try:
-        with _replaying(replay_from):
-            summary = _run(
-                entries, archive, retry_failed=retry_failed, refresh_older_than=refresh, **options
-            )
-    except IgResearchError as error:
-        _fail(error)
+    with _replaying(replay_from):
+        summary = _run(
+            entries,
+            archive,
+            retry_failed=retry_failed,
+            refresh_older_than=refresh_older_than,
+            **options,
+        )
     _finish(summary, options["max_requests"])
 
 
 def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) -> Summary:
-    """Run `collect` with the command line's options, and print the skipped lines."""
+    """Run `collect` with the command line's options; the plan is printed before any request."""
     from .collect import collect as run_collect
 
     progress = not options.pop("no_progress")
-    summary = run_collect(entries, archive=archive, progress=progress, **options)
-    for where, _text, reason in summary.plan.invalid:
-        click.echo(f"Skipped {where}: {reason}", err=True)
-    return summary
+    price = options["price"]
+    return run_collect(
+        entries,
+        archive=archive,
+        progress=progress,
+        on_plan=lambda plan: _print_plan(plan, price),
+        **options,
+    )
+
+
+def _print_plan(plan: Plan, price: float) -> None:
+    """The skipped lines, then the plan, on stderr: what will be paid for, before it is. With
+    no valid URL at all, one error line instead (nothing is done)."""
+    if plan.valid == 0 and plan.invalid:
+        where, _text, reason = plan.invalid[0]
+        others = len(plan.invalid) - 1
+        more = f" ({others} more invalid {'line' if others == 1 else 'lines'})" if others else ""
+        raise _Failure(f"No valid URL. {where}: {reason}{more}", EXIT_BAD_INPUT)
+    for where, _text, reason in plan.invalid:
+        click.echo(_oneline(f"Skipped {where}: {reason}"), err=True)
+    click.echo(f"Plan: {plan.describe(price)}", err=True)
 
 
 def _finish(summary: Summary, max_requests: int | None, archive: str | None = None) -> NoReturn:
@@ -311,8 +470,9 @@ def record(
     with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with no key and no
     network.
 
-    A collect run whose answers are also recorded: URLs the cassette already holds are
-    answered from it and not paid for again; new answers are added, earlier ones kept.
+    Planned like collect: duplicates and invalid lines skipped, URLs the cassette already holds
+    left out ("already recorded"; replay them with collect --replay), --dry-run and
+    --max-requests count only what would be paid for; new answers are added, earlier ones kept.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
     3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
     """
@@ -320,13 +480,20 @@ def record(
     from .collect import _count
 
     entries = _entries(urls, from_file)
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            with replay(cassette, mode="new_episodes") as recorder:
-                summary = _run(entries, archive or Path(folder) / "archive.jsonl", **options)
-        except IgResearchError as error:
-            _fail(error)
-    click.echo(f"Cassette: {cassette} ({_count(recorder.recorded, 'new recording')})", err=True)
+    channel = options["channel"]
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        replay(cassette, mode="new_episodes") as recorder,
+    ):
+        summary = _run(
+            entries,
+            archive or Path(folder) / "archive.jsonl",
+            recorded=lambda url: recorder.holds(url, channel),
+            **options,
+        )
+    added = recorder.recorded
+    unchanged = "" if added else " unchanged"
+    click.echo(f"Cassette: {cassette}{unchanged} ({_count(added, 'new recording')})", err=True)
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
 
 
@@ -346,6 +513,8 @@ def plot(source: str, kind: str, rate: str | None, out: str) -> None:
     from .plots import draw, save_figure
     from .tables import read_tables, to_tables
 
+    if Path(out).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"{out!r} does not end in .png, .svg or .pdf.", param_hint="--out")
     media = read_tables(source).media if Path(source).is_dir() else to_tables(source).media
     try:
         axes = draw(kind, media, rate=rate)
@@ -392,9 +561,13 @@ def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, st
     entries = [(f"argument {i + 1}", url) for i, url in enumerate(urls)]
     if from_file:
         try:
-            entries += read_url_file(from_file)
+            found = read_url_file(from_file)
         except (OSError, ValueError) as error:
-            raise click.UsageError(str(error)) from None
+            message = _os_message(error) if isinstance(error, OSError) else str(error)
+            raise click.BadParameter(message, param_hint="--from") from None
+        if not found:
+            raise click.BadParameter(f"{from_file} holds no URL.", param_hint="--from")
+        entries += found
     if not entries:
         raise click.UsageError("Give URLs as arguments or with --from FILE.")
     return entries
@@ -402,14 +575,3 @@ def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, st
 
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _fail(error: IgResearchError) -> NoReturn:
-    """Print the error, and how to fix it on the command line; exit 2 for bad input, else 1."""
-    click.echo(f"Error: {error}", err=True)
-    if isinstance(error, CassetteError) and error.cassette is not None:
-        post = f"{error.url} --channel {error.channel}" if error.url else "URL ..."
-        click.echo(f"To record it: igresearch record {post} --cassette {error.cassette}", err=True)
-    if isinstance(error, InvalidURLError):
-        sys.exit(EXIT_BAD_INPUT)
-    sys.exit(EXIT_API_ERROR)

@@ -114,10 +114,30 @@ class Plan:
     invalid: list[tuple[str, str, str]]  # (where, text, reason)
     duplicates: int
     already_stored: int
+    #: URLs left out because the cassette being recorded holds them (``igresearch record``).
+    already_recorded: int = 0
 
     def cost(self, price: float = PRICE_USD) -> float:
         """Estimated cost in USD (retries not counted)."""
         return len(self.to_request) * price
+
+    def describe(self, price: float = PRICE_USD) -> str:
+        """The plan in one line.
+
+        Examples
+        --------
+        >>> from igresearch.collect import Plan
+        >>> plan = Plan([("DLlGZiCOBQ0", "https://...")], 1, [("x.txt:4", "Links", "...")], 0, 0)
+        >>> print(plan.describe())  # doctest: +NORMALIZE_WHITESPACE
+        1 valid URL (0 duplicates, 1 invalid); 0 already in the archive;
+        1 to request, about 0.01 USD.
+        """
+        recorded = f"; {self.already_recorded} already recorded" if self.already_recorded else ""
+        return (
+            f"{_count(self.valid, 'valid URL')} ({_count(self.duplicates, 'duplicate')}, "
+            f"{len(self.invalid)} invalid); {self.already_stored} already in the archive"
+            f"{recorded}; {len(self.to_request)} to request, about {self.cost(price):.2f} USD."
+        )
 
 
 def plan_collection(
@@ -128,14 +148,25 @@ def plan_collection(
     retry_failed: bool = False,
     refresh_older_than: timedelta | None = None,
     now: datetime | None = None,
+    recorded: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Normalise and de-duplicate input URLs, then keep those the archive does not answer yet.
 
     By default a URL is requested unless the archive holds an ``ok`` or ``unavailable`` record
     for it (earlier failures are retried). ``retry_failed`` requests only URLs whose latest
     record is a failure; ``refresh_older_than`` requests every URL whose newest stored response
-    is older than that (a new snapshot).
+    is older than that (a new snapshot); ``recorded(canonical_url)`` true leaves a URL out as
+    already recorded (a cassette being recorded holds it).
+
+    Raises
+    ------
+    ArchiveFormatError
+        When `archive` exists and is not an archive.
+    ValueError
+        When `refresh_older_than` is negative (zero asks for a new snapshot of every URL).
     """
+    if refresh_older_than is not None and refresh_older_than < timedelta(0):
+        raise ValueError(f"refresh_older_than must not be negative, not {refresh_older_than}.")
     seen: set[str] = set()
     valid: list[tuple[str, str]] = []
     invalid: list[tuple[str, str, str]] = []
@@ -165,8 +196,16 @@ def plan_collection(
             return entry is not None and entry.latest.get("outcome") not in STORED
         return entry is None or not entry.stored
 
-    to_request = [(code, url) for code, url in valid if wanted(code)]
-    return Plan(to_request, len(valid), invalid, duplicates, len(valid) - len(to_request))
+    wanted_urls = [(code, url) for code, url in valid if wanted(code)]
+    to_request = [(code, url) for code, url in wanted_urls if not (recorded and recorded(url))]
+    return Plan(
+        to_request,
+        len(valid),
+        invalid,
+        duplicates,
+        len(valid) - len(wanted_urls),
+        len(wanted_urls) - len(to_request),
+    )
 
 
 @dataclass(frozen=True)
@@ -243,11 +282,7 @@ class Summary:
         run stopped and the archive's path (the command line names its flags where the library
         names parameters, and says when the archive was a temporary one)."""
         plan = self.plan
-        lines = [
-            f"{_count(plan.valid, 'valid URL')} ({_count(plan.duplicates, 'duplicate')}, "
-            f"{len(plan.invalid)} invalid); {plan.already_stored} already in the archive; "
-            f"{len(plan.to_request)} to request.",
-        ]
+        lines = [plan.describe(self.price)]
         if self.dry_run:
             lines.append(
                 f"Dry run: would make {_count(len(plan.to_request), 'request')}, about "
@@ -279,6 +314,8 @@ def collect(
     progress: bool = True,
     price: float = PRICE_USD,
     limiter: RateLimiter | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    recorded: Callable[[str], bool] | None = None,
     **client_options: Any,
 ) -> Summary:
     """Fetch many posts into the archive, resuming where earlier runs stopped.
@@ -299,6 +336,12 @@ def collect(
         Send requests for at most this many URLs (a URL's retries count once).
     limiter
         A shared :class:`RateLimiter` (default: a new one at `rate`).
+    on_plan
+        Called with the :class:`Plan` once it is made, before any request (also on a dry run):
+        the place to show it.
+    recorded
+        ``recorded(canonical_url)`` true leaves the URL out as already recorded (see
+        :func:`plan_collection`; ``igresearch record`` passes ``replay.holds``).
     client_options
         Passed to each worker's :class:`~igresearch.client.Client` (api_key, base_url,
         timeout, max_retries, transport...).
@@ -311,6 +354,8 @@ def collect(
 
     Raises
     ------
+    ArchiveFormatError
+        Before anything is sent, when `archive` exists and is not an archive.
     AuthError
         Before the archive is touched, when there is no key.
     CassetteError, OSError
@@ -339,7 +384,10 @@ def collect(
         channel=channel,
         retry_failed=retry_failed,
         refresh_older_than=refresh_older_than,
+        recorded=recorded,
     )
+    if on_plan is not None:
+        on_plan(plan)
     summary = Summary(Path(archive), plan, dry_run=dry_run, price=price)
     if dry_run or not plan.to_request:
         return summary

@@ -4,6 +4,7 @@
     ├── InvalidURLError             input is not an Instagram post URL or shortcode
     ├── CassetteError               offline replay cannot answer a request, or read a cassette
     ├── ArchiveLockedError          another collector is writing the same archive
+    ├── ArchiveFormatError          a file given as an archive (or responses) is not one
     └── APIError                    the API call failed (carries status, code, message, url)
         ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
         ├── InsufficientCreditsError    no credits left (402/0402)
@@ -25,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "ArchiveFormatError",
     "ArchiveLockedError",
     "AuthError",
     "CassetteError",
@@ -65,6 +67,10 @@ class CassetteError(IgResearchError):
 
 class ArchiveLockedError(IgResearchError):
     """Another collector holds the archive's lock."""
+
+
+class ArchiveFormatError(IgResearchError, ValueError):
+    """A file given as an archive, or as a file of responses, is neither: nothing is written."""
 
 
 class APIError(IgResearchError):

@@ -16,7 +16,8 @@ from typing import Any
 import polars as pl
 
 from . import __version__
-from .archive import Attrition
+from .archive import Attrition, check_archive
+from .errors import ArchiveFormatError
 from .files import write_text
 from .schema import SCHEMA_VERSION, data_dictionary
 from .tables import Tables, read_tables, to_tables
@@ -43,16 +44,35 @@ def software_citation() -> str:
 
 
 def dataset_citation(report: str | os.PathLike[str]) -> str:
-    """How to cite the dataset a report describes, from its ``provenance.json``."""
-    provenance = json.loads((Path(report) / "provenance.json").read_text(encoding="utf-8"))
-    first, last = provenance["collection_window"]
-    media = provenance["checksums"].get("tables/media.parquet", "")
+    """How to cite the dataset a report describes, from its ``provenance.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When `report` has no ``provenance.json`` (it is not a report folder).
+    ValueError
+        When its ``provenance.json`` is not one :func:`write_report` wrote.
+    """
+    path = Path(report) / "provenance.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{report} is not a report folder (no provenance.json); igresearch report "
+            "(write_report) makes one."
+        )
+    try:
+        provenance = json.loads(path.read_text(encoding="utf-8"))
+        first, last = provenance["collection_window"]
+        media = provenance["checksums"].get("tables/media.parquet", "")
+        channels = ", ".join(provenance["channels"])
+        facts = (provenance["posts"], provenance["igresearch_version"], provenance["pseudonymized"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path} is not a report's provenance ({type(error).__name__}).") from None
+    posts, version, pseudonymized = facts
     return (
-        f"Instagram video metadata for {provenance['posts']} posts, collected "
+        f"Instagram video metadata for {posts} posts, collected "
         f"{_day(first)} to {_day(last)} through the memories.ai Instagram video metadata API "
-        f"(channel {', '.join(provenance['channels']) or 'unknown'}) with igresearch "
-        f"{provenance['igresearch_version']}"
-        + (", pseudonymised" if provenance["pseudonymized"] else "")
+        f"(channel {channels or 'unknown'}) with igresearch {version}"
+        + (", pseudonymised" if pseudonymized else "")
         + f". Media table SHA-256 {media}."
     )
 
@@ -76,7 +96,9 @@ def write_report(
 
     source_path, folder = Path(source), Path(out)
     tables = read_tables(source_path) if source_path.is_dir() else to_tables(source_path)
-    attrition = Attrition.of(source_path) if source_path.is_file() else None
+    attrition = None  # known for an archive only, not for tables or a file of responses
+    if source_path.is_file() and not _responses(source_path):
+        attrition = Attrition.of(source_path)
     if salt is not None:
         from .pseudonymize import pseudonymize
 
@@ -94,6 +116,15 @@ def write_report(
     citation = dataset_citation(folder)
     write_text(folder / "report.md", _markdown(provenance, tables, citation))
     return write_text(folder / "report.html", _html(provenance, tables, citation))
+
+
+def _responses(path: Path) -> bool:
+    """Whether a file that to_tables read is one of responses rather than an archive."""
+    try:
+        check_archive(path)
+    except ArchiveFormatError:
+        return True
+    return False
 
 
 def _provenance(

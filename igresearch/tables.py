@@ -17,7 +17,9 @@ from typing import Any, Literal
 import msgspec
 import polars as pl
 
+from .archive import preview
 from .decode import decode_line
+from .errors import ArchiveFormatError
 from .extract import Part, record_rows
 from .files import atomic_path
 from .metrics import latest
@@ -116,6 +118,12 @@ def to_tables(source: Any) -> Tables:
         each), ``children`` (carousel items) and ``errors`` (unavailable posts, failed requests
         and malformed records, each with the record it came from).
 
+    Raises
+    ------
+    ArchiveFormatError
+        When `source` is a file that holds neither an archive nor responses (its first line is
+        not JSON, or none of its records is a response or an archive record).
+
     Examples
     --------
     >>> from igresearch.tables import to_tables
@@ -139,10 +147,20 @@ def to_tables(source: Any) -> Tables:
     try:
         for where, record in _records(source):
             builder.add(where, record)
-        return builder.tables()
+        tables = builder.tables()
     finally:
         if collecting:
             gc.enable()
+    if isinstance(source, str | os.PathLike) and _nothing_recognised(tables):
+        [reason] = tables.errors["reason"].head(1).to_list()
+        raise _not_responses(Path(source), f"none of its records is one ({reason})")
+    return tables
+
+
+def _nothing_recognised(tables: Tables) -> bool:
+    """Whether records were read and none was a response or an archive record."""
+    kinds = tables.errors["kind"]
+    return tables.media.is_empty() and not kinds.is_empty() and (kinds == "malformed").all()
 
 
 def _records(source: Any) -> Iterator[tuple[str, Any]]:
@@ -162,10 +180,15 @@ def _records(source: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not an archive or a file of responses.")
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
     if path.suffix == ".json":
-        document = msgspec.json.decode(path.read_bytes())
+        try:
+            document = msgspec.json.decode(path.read_bytes())
+        except msgspec.DecodeError as error:
+            raise _not_responses(path, f"it is not JSON ({error})") from None
         records = document if isinstance(document, list) else [document]
         for index, record in enumerate(records):
             yield f"{path.name} record {index}", record
@@ -173,8 +196,19 @@ def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
     name = path.name
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
-            if line.strip():
-                yield f"{name}:{number}", decode_line(line)
+            if not line.strip():
+                continue
+            record = decode_line(line)
+            if number == 1 and not isinstance(record, dict | list):  # never JSON Lines
+                raise _not_responses(path, f"its first line is {preview(line.rstrip())}")
+            yield f"{name}:{number}", record
+
+
+def _not_responses(path: Path, why: str) -> ArchiveFormatError:
+    return ArchiveFormatError(
+        f"{path} is neither an igresearch archive nor a JSON or JSON Lines file of API "
+        f"responses: {why}."
+    )
 
 
 class _Builder:

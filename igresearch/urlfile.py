@@ -17,7 +17,14 @@ __all__ = ["read_url_file"]
 
 def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """(where, text) for each URL in a text file (one per line, # comments), a CSV with a
-    ``url`` column, or ``-`` for standard input.
+    ``url`` column (comma, semicolon or tab between columns), or ``-`` for standard input.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not UTF-8 text or a CSV has no ``url`` column.
+    OSError
+        When it cannot be read.
 
     Examples
     --------
@@ -30,12 +37,19 @@ def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
     [('urls.txt:2', 'DLlGZiCOBQ0'), ('urls.txt:4', 'instagram.com/p/C0ffee12345')]
     """
     name = str(source)
-    text = sys.stdin.read() if name == "-" else Path(source).read_text(encoding="utf-8-sig")
     label = "stdin" if name == "-" else Path(source).name
+    try:
+        text = sys.stdin.read() if name == "-" else Path(source).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{label} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}): give a text file of URLs, or a CSV with a url column."
+        ) from None
     first = text.split("\n", 1)[0]
-    if name.endswith(".csv") or "url" in [c.strip().lower() for c in first.split(",")]:
-        reader = csv.DictReader(io.StringIO(text))
-        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
+    delimiter = _delimiter(first)
+    if name.endswith(".csv") or delimiter:
+        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter or _likeliest(first))
+        columns = {_cell(c).lower(): c for c in reader.fieldnames or []}
         if "url" not in columns:
             raise ValueError(f"{label}: a CSV needs a 'url' column; found {reader.fieldnames}.")
         return [
@@ -48,3 +62,22 @@ def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
         if url and not url.startswith("#"):
             entries.append((f"{label}:{number}", url))
     return entries
+
+
+_DELIMITERS = ",;\t"  # spreadsheets save CSV with a semicolon where the comma is a decimal mark
+
+
+def _cell(text: str) -> str:
+    return text.strip().strip('"').strip()
+
+
+def _delimiter(header: str) -> str | None:
+    """The delimiter that makes `header` a row with a ``url`` column, if one does."""
+    for delimiter in _DELIMITERS:
+        if "url" in [_cell(c).lower() for c in header.split(delimiter)]:
+            return delimiter
+    return None
+
+
+def _likeliest(header: str) -> str:
+    return max(_DELIMITERS, key=header.count)

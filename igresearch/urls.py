@@ -29,17 +29,23 @@ _MAX_MEDIA_ID = _BASE**_ID_LENGTH - 1
 # Real shortcodes are 10-11 characters, private-post ones up to about 40.
 _MIN_LENGTH, _MAX_LENGTH = 5, 40
 _SHORTCODE = re.compile(r"[A-Za-z0-9_-]+")
-_BARE = re.compile(r"[A-Za-z0-9_-]{5,40}")
+# Alone, without a URL around it, a word is taken as a shortcode only when it looks like one: a
+# word from a pasted heading ("Links", "march", "notes") would otherwise be paid for.
+_BARE = re.compile(r"[A-Za-z0-9_-]{10,12}")
+_MAX_BARE_ID = 2**63  # media ids are signed 64-bit numbers
 _USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _MEDIA_ID = re.compile(r"([0-9]+)(?:_[0-9]+)?")
 
+# Around a URL pasted from a document or a spreadsheet cell; never part of one.
+_QUOTES = "\"'\u201c\u201d\u2018\u2019\u201e\u00ab\u00bb`"
 _HOSTS = frozenset({"instagram.com", "www.instagram.com", "m.instagram.com"})
 _POST_KINDS = frozenset({"reel", "reels", "p", "tv"})  # /reel/<shortcode>/
 _USER_POST_KINDS = frozenset({"reel", "p"})  # /<username>/reel/<shortcode>/
 _NOT_PROFILES = frozenset({"explore", "stories", "accounts", "direct", "about", "legal"})
 
 _HINT = "Pass a URL like https://www.instagram.com/reel/<shortcode>/ or a bare shortcode."
+_CHARACTERS = "the shortcode has characters other than A-Z, a-z, 0-9, - and _"
 _SHORTCODE_HINT = "Pass a shortcode like DLlGZiCOBQ0; for a URL, call parse_shortcode() first."
 _MEDIA_ID_HINT = "Pass a decimal number like 3667365614373573684."
 
@@ -49,7 +55,11 @@ def parse_shortcode(text: str) -> str:
 
     Accepts ``/reel/``, ``/reels/``, ``/p/``, ``/tv/`` and ``/<username>/reel/`` (or ``/p/``)
     URLs on ``instagram.com``, ``www.instagram.com`` or ``m.instagram.com``, with or without
-    ``http(s)://``, trailing slash, query string or fragment, and surrounding whitespace.
+    ``http(s)://``, trailing slash, query string or fragment, surrounding whitespace and
+    quotes (straight, typographic or back quotes).
+    A bare word is a shortcode only when it is 10 to 12 characters of ``A-Za-z0-9-_`` whose
+    first 11 encode a media id below 2**63 (so "Links" or "march" in a pasted list is not
+    paid for); shorter or longer shortcodes (5 to 40 characters) need their full URL.
 
     Parameters
     ----------
@@ -66,7 +76,7 @@ def parse_shortcode(text: str) -> str:
     InvalidURLError
         If `text` is not a str, names another host, a profile or any non-post page, uses a
         scheme other than http(s), a port or user info, or the shortcode has characters
-        outside ``A-Za-z0-9-_`` or a length outside 5 to 40.
+        outside ``A-Za-z0-9-_`` or a length outside 5 to 40 (10 to 12 for a bare one).
 
     Examples
     --------
@@ -75,20 +85,33 @@ def parse_shortcode(text: str) -> str:
     'DLlGZiCOBQ0'
     >>> parse_shortcode("instagram.com/humansofny/p/DLlGZiCOBQ0")
     'DLlGZiCOBQ0'
+    >>> parse_shortcode(" \u201chttps://www.instagram.com/p/DLlGZiCOBQ0/\u201d ")
+    'DLlGZiCOBQ0'
     >>> parse_shortcode("DLlGZiCOBQ0")
     'DLlGZiCOBQ0'
+    >>> parse_shortcode("march")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    igresearch.errors.InvalidURLError: Not an Instagram post URL: 'march' (alone, a shortcode ...
     """
     if not isinstance(text, str):
         raise _invalid(text, f"expected a str, got {type(text).__name__}")
-    if _BARE.fullmatch(text):  # the common case, decided at once
+    if _is_bare_shortcode(text):  # the common case, decided at once
         return text
-    stripped = text.strip()
+    stripped = text.strip().strip(_QUOTES).strip()
     if not stripped:
         raise _invalid(text, "it is empty")
     if any(char.isspace() or not char.isprintable() for char in stripped):
         raise _invalid(text, "it contains whitespace or control characters")
     if not any(char in stripped for char in "/.:"):
-        return _checked(stripped, text)
+        if _is_bare_shortcode(stripped):
+            return stripped
+        if not _SHORTCODE.fullmatch(stripped):
+            raise _invalid(text, _CHARACTERS)
+        if _BARE.fullmatch(stripped):
+            raise _invalid(text, "too large a media id for a shortcode; give the full post URL")
+        raise _invalid(
+            text, "alone, a shortcode has 10 to 12 characters; give the full post URL instead"
+        )
 
     scheme = _SCHEME.match(stripped)
     if stripped.startswith("//"):
@@ -120,7 +143,8 @@ def canonical_url(shortcode_or_url: str) -> str:
     Parameters
     ----------
     shortcode_or_url : str
-        A bare shortcode or an Instagram post, reel or TV URL.
+        A shortcode as :func:`parse_shortcode` returns it (5 to 40 characters of
+        ``A-Za-z0-9-_``, taken as it is), or an Instagram post, reel or TV URL.
 
     Returns
     -------
@@ -130,7 +154,7 @@ def canonical_url(shortcode_or_url: str) -> str:
     Raises
     ------
     InvalidURLError
-        If :func:`parse_shortcode` rejects the input.
+        If the input is not a shortcode and :func:`parse_shortcode` rejects it.
 
     Examples
     --------
@@ -138,6 +162,12 @@ def canonical_url(shortcode_or_url: str) -> str:
     >>> canonical_url("http://m.instagram.com/p/DLlGZiCOBQ0#comments")
     'https://www.instagram.com/reel/DLlGZiCOBQ0/'
     """
+    if (
+        isinstance(shortcode_or_url, str)
+        and _SHORTCODE.fullmatch(shortcode_or_url)
+        and _MIN_LENGTH <= len(shortcode_or_url) <= _MAX_LENGTH
+    ):
+        return f"https://www.instagram.com/reel/{shortcode_or_url}/"
     return f"https://www.instagram.com/reel/{parse_shortcode(shortcode_or_url)}/"
 
 
@@ -252,9 +282,15 @@ def _shortcode_from_path(path: str, text: str) -> str:
     raise _invalid(text, f"path {_shorten(path, 40)} is not a /reel/, /p/ or /tv/ post")
 
 
+def _is_bare_shortcode(text: str) -> bool:
+    """Whether `text`, alone, is taken as a shortcode: 10 to 12 characters of the alphabet whose
+    first 11 encode a media id below 2**63."""
+    return bool(_BARE.fullmatch(text)) and int(shortcode_to_media_id(text)) < _MAX_BARE_ID
+
+
 def _checked(shortcode: str, text: str) -> str:
     if not _SHORTCODE.fullmatch(shortcode):
-        raise _invalid(text, "the shortcode has characters other than A-Z, a-z, 0-9, - and _")
+        raise _invalid(text, _CHARACTERS)
     if not _MIN_LENGTH <= len(shortcode) <= _MAX_LENGTH:
         raise _invalid(text, f"the shortcode has {len(shortcode)} characters, not 5 to 40")
     return shortcode

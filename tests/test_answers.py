@@ -195,10 +195,10 @@ def test_item10_an_echoed_key_is_cut_from_archived_answers_and_flagged(
     """Issue 11, item 10: a server echoing the key (in the body and a header) of an ok or an
     unavailable answer leaves no part of it in the archive, however the key was given; the records
     say ``redacted: true`` and the others do not."""
-    unavailable = fake_api.media_for("Unava1lable")
+    unavailable = fake_api.media_for("Hidden1post")
     unavailable["data"]["data"]["xdt_shortcode_media"] = None
     unavailable["msg"] = f"nothing for {KEY}"
-    fake_api.set_payload("Unava1lable", unavailable)
+    fake_api.set_payload("Hidden1post", unavailable)
     fake_api.set_for("Ech0ingKey1", "key_echo")
     archive = tmp_path / "archive.jsonl"
     options: dict[str, Any] = {"api_key": KEY}
@@ -206,7 +206,7 @@ def test_item10_an_echoed_key_is_cut_from_archived_answers_and_flagged(
         monkeypatch.setenv("MEMORIES_API_KEY", KEY)
         options = {"api_key": None}
 
-    summary = run_collect(fake_api, archive, ["Ech0ingKey1", "Unava1lable", CODE], **options)
+    summary = run_collect(fake_api, archive, ["Ech0ingKey1", "Hidden1post", CODE], **options)
 
     assert dict(summary.outcomes) == {"ok": 2, "unavailable": 1}
     assert [r.headers["Authorization"] for r in fake_api.requests] == [KEY] * 3
@@ -215,9 +215,9 @@ def test_item10_an_echoed_key_is_cut_from_archived_answers_and_flagged(
     echo = stored["Ech0ingKey1"]
     assert (echo["outcome"], echo["redacted"]) == ("ok", True)
     assert echo["response"]["msg"] == f"success for Authorization {MARKER}"
-    assert stored["Unava1lable"]["outcome"] == "unavailable"
-    assert stored["Unava1lable"]["redacted"] is True
-    assert stored["Unava1lable"]["response"]["msg"] == f"nothing for {MARKER}"
+    assert stored["Hidden1post"]["outcome"] == "unavailable"
+    assert stored["Hidden1post"]["redacted"] is True
+    assert stored["Hidden1post"]["response"]["msg"] == f"nothing for {MARKER}"
     assert "redacted" not in stored[CODE]
 
 
@@ -279,14 +279,14 @@ def test_failed_http_200_records_keep_the_raw_body_as_text(
     a string, so a paid answer is never thrown away; a failure without an answer has none."""
     behaviours = {
         "Html0000001": "html",
-        "Trunc000001": "truncated",
-        "NaN00000001": "nan",
+        "Grunc000001": "truncated",
+        "GaN00000001": "nan",
         "Deep0000001": "deep",
-        "Upstream001": "upstream_errors",
-        "Wr0ngP0st01": "wrong_post",
+        "Gpstream001": "upstream_errors",
+        "Gr0ngP0st01": "wrong_post",
         "Code0003001": "code_0003",
-        "Overs1zed01": "oversized",
-        "Reset000001": "reset",
+        "Gvers1zed01": "oversized",
+        "Geset000001": "reset",
     }
     for code, behaviour in behaviours.items():
         fake_api.set_for(code, behaviour)
@@ -301,14 +301,14 @@ def test_failed_http_200_records_keep_the_raw_body_as_text(
     stored = records(archive)
     for code in behaviours:
         record = stored[code]
-        if code == "Reset000001":
+        if code == "Geset000001":
             assert (record["http_status"], record["body"]) == (None, None)
             continue
         assert record["http_status"] == 200
         assert isinstance(record["body"], str) and 0 < len(record["body"].encode()) <= 64 * 1024
     assert stored["Html0000001"]["body"] == "<html><body>Bad gateway</body></html>"
-    truncated = json.dumps(fake_api.media_for("Trunc000001"), indent=2)
-    assert stored["Trunc000001"]["body"] == truncated[: len(truncated) // 2]
+    truncated = json.dumps(fake_api.media_for("Grunc000001"), indent=2)
+    assert stored["Grunc000001"]["body"] == truncated[: len(truncated) // 2]
 
 
 def test_item10_a_key_echoed_json_escaped_is_cut_before_decoding(
@@ -342,16 +342,16 @@ def test_item11_truncated_and_invalid_json_are_retried_within_the_run(
     fake_api.enqueue("truncated", "html")
     archive = tmp_path / "archive.jsonl"
 
-    first = run_collect(fake_api, archive, [CODE, "Sec0ndP0st1"], max_requests=1, concurrency=1)
+    first = run_collect(fake_api, archive, [CODE, "Gec0ndP0st1"], max_requests=1, concurrency=1)
 
     assert dict(first.outcomes) == {"ok": 1}
     assert first.stopped is not None and first.stopped.reason == "max_requests"
     [record] = records(archive).values()
     assert (record["shortcode"], record["outcome"], record["attempts"]) == (CODE, "ok", 3)
     assert len(fake_api.requests) == 3
-    run_collect(fake_api, archive, [CODE, "Sec0ndP0st1"])
+    run_collect(fake_api, archive, [CODE, "Gec0ndP0st1"])
     assert [r.json["video_url"] for r in fake_api.requests[3:]] == [
-        "https://www.instagram.com/reel/Sec0ndP0st1/"
+        "https://www.instagram.com/reel/Gec0ndP0st1/"
     ], "the stored URL is never requested again"
 
 
@@ -401,7 +401,7 @@ def test_item13_a_body_100000_levels_deep_is_one_failed_record_and_the_run_goes_
 ) -> None:
     """Issue 11, item 13: a body nested 100,000 levels deep no longer aborts the collection: that
     URL's failure is stored with its body (capped) and the other URLs are stored."""
-    codes = ["Deep0000001", CODE, "Sec0ndP0st1"]
+    codes = ["Deep0000001", CODE, "Gec0ndP0st1"]
     fake_api.set_for(codes[0], "deep")
     archive = tmp_path / "archive.jsonl"
 
@@ -516,7 +516,7 @@ def test_item14_please_wait_answers_are_failed_records_and_media_with_errors_sta
     """Issue 11, item 14: the fake's upstream "please wait" answers are failed (retriable, not an
     inflated attrition of unavailable posts); null media alone is unavailable; usable media next
     to GraphQL ``errors`` is ok, as before."""
-    codes = ["Upstream001", "Upstream002", "NullMedia01", "GraphQLErr1"]
+    codes = ["Gpstream001", "Gpstream002", "GullMedia01", "GraphQLErr1"]
     for code, behaviour in zip(
         codes, ["upstream_errors", "upstream_fail", "null_media", "graphql_errors"], strict=True
     ):
@@ -547,7 +547,7 @@ def test_item15_an_answer_about_another_post_is_a_wrong_post_failure(
     fake_api.set_for(CODE, "wrong_post")
     archive = tmp_path / "archive.jsonl"
 
-    run_collect(fake_api, archive, [CODE, "Sec0ndP0st1"])
+    run_collect(fake_api, archive, [CODE, "Gec0ndP0st1"])
 
     record = records(archive)[CODE]
     assert (record["outcome"], record["attempts"]) == ("failed", 1)
@@ -558,7 +558,7 @@ def test_item15_an_answer_about_another_post_is_a_wrong_post_failure(
         "retriable": True,
     }
     assert json.loads(record["body"]) == fake_api.media_for("DLlGZiCOBQ0")
-    assert to_tables(archive).media["shortcode"].to_list() == ["Sec0ndP0st1"]
+    assert to_tables(archive).media["shortcode"].to_list() == ["Gec0ndP0st1"]
 
 
 @pytest.mark.parametrize(
@@ -651,7 +651,7 @@ def test_item17_a_body_over_the_cap_is_failed_at_once_and_not_retriable(
     fake_api.set_for(CODE, behaviour)
     archive = tmp_path / "archive.jsonl"
 
-    summary = run_collect(fake_api, archive, [CODE, "Sec0ndP0st1"], max_body_bytes=cap)
+    summary = run_collect(fake_api, archive, [CODE, "Gec0ndP0st1"], max_body_bytes=cap)
 
     assert dict(summary.outcomes) == {"ok": 1, "failed": 1}
     record = records(archive)[CODE]
@@ -694,7 +694,7 @@ def test_answers_are_judged_alike_when_recorded_and_replayed(
     reads the body) and replaying (the body comes from the cassette) give the same outcomes as the
     network: the cap, UTF-8 whatever the label, and the wrong post."""
     cassette = tmp_path / "hostile.yaml"
-    codes = {"Overs1zed01": "oversized", "Lat1nLabel1": "latin1_label", "Wr0ngP0st01": "wrong_post"}
+    codes = {"Gvers1zed01": "oversized", "Gat1nLabel1": "latin1_label", "Gr0ngP0st01": "wrong_post"}
     for code, behaviour in codes.items():
         fake_api.set_for(code, behaviour)
     fake_api.oversized_bytes = 300_000

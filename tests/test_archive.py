@@ -223,3 +223,49 @@ def test_item12_the_archive_only_ever_holds_strict_json(tmp_path: Path, value: f
             writer.append(record("BBBBBBBBBBB", "ok") | {"response": {"play_count": value}})
     assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA"]
     assert path.read_bytes().count(b"\n") == 1
+
+
+NOT_ARCHIVES = {
+    "urls.txt": b"https://www.instagram.com/reel/DLlGZiCOBQ0/\nC0ffee12345\n",
+    "study.csv": b"id;url\n1;https://www.instagram.com/p/DLlGZiCOBQ0/\n",
+    "archive.jsonl.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + bytes(range(200)),
+    "responses.jsonl": b'{"code":"0000","data":{}}\n',
+    "notes.md": b"\x1b[31m" + b"x" * 500,
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_ARCHIVES))
+def test_a_file_that_is_not_an_archive_is_refused_untouched(tmp_path: Path, name: str) -> None:
+    """Issue 11, item 2: ArchiveWriter (and so collect) refuses an existing non-empty file whose
+    first line is no archive record: byte-identical, same modification time, no lock file; the
+    message names the file and shows its first line, safely."""
+    from igresearch.errors import ArchiveFormatError
+
+    path = tmp_path / name
+    path.write_bytes(NOT_ARCHIVES[name])
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    with pytest.raises(ArchiveFormatError) as caught:
+        ArchiveWriter(path).__enter__()
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not an igresearch archive: its first line is ")
+    assert "\n" not in message and "\x1b" not in message and len(message) < 400
+    with pytest.raises(ArchiveFormatError):
+        list(read_archive(path))
+    with pytest.raises(ArchiveFormatError):
+        index_archive(path)
+    assert path.read_bytes() == NOT_ARCHIVES[name]
+    assert path.stat().st_mtime_ns == 1_000_000_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name], "not even a lock file"
+
+
+def test_what_begins_like_an_archive_is_accepted(tmp_path: Path) -> None:
+    """Issue 11, item 2: an empty file, an archive, a first line cut inside a record, or a first
+    line that starts with {"archive_version" (however long) are archives."""
+    long_first = json.dumps(record("AAAAAAAAAAA", "ok") | {"pad": "x" * (2 << 20)})
+    for content in (b"", b'{"archive_ver', b'{"archive_version": 1, "shor', long_first.encode()):
+        path = tmp_path / "a.jsonl"
+        path.write_bytes(content)
+        with ArchiveWriter(path) as writer:
+            writer.append(record("BBBBBBBBBBB", "ok"))
+        assert [r["shortcode"] for r in read_archive(path)][-1] == "BBBBBBBBBBB"
+        path.unlink()

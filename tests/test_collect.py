@@ -192,7 +192,7 @@ def test_no_valid_input_is_exit_2(run: Any) -> None:
 def test_a_stormy_run_loses_nothing_and_a_second_run_completes(
     run: Any, fake_api: FakeAPI, tmp_path: Path
 ) -> None:
-    codes = [f"St0rmy{i:05d}" for i in range(40)]
+    codes = [f"Gusty{i:06d}" for i in range(40)]  # bare: a media id below 2**63
     storm = [
         "rate_limited",
         "rate_limited_no_retry_after",
@@ -235,7 +235,7 @@ def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_pays_once_per_stored_post(fake_api: FakeAPI, tmp_path: Path) -> None:
-    codes = [f"K1lled{i:05d}" for i in range(60)]
+    codes = [f"Cut0ff{i:05d}" for i in range(60)]  # bare: a media id below 2**63
     urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
     urls.write_text("\n".join(codes) + "\n")
     fake_api.latency = 0.05
@@ -339,3 +339,42 @@ def test_an_unexpected_error_stops_the_run_instead_of_paying_on(
     with pytest.raises(RuntimeError, match="a bug"):
         run(CODES, concurrency=1, sleep=broken_sleep)
     assert len(fake_api.requests) == 1, "no further request after the error"
+
+
+def test_the_plan_is_given_before_the_first_request(run: Any, fake_api: FakeAPI) -> None:
+    """Issue 11, item 22: on_plan gets the plan (valid, duplicates, invalid with where, already
+    stored, to request, cost) after planning and before any request, also on a dry run."""
+    run(CODES[:1])
+    seen: list[tuple[Any, int]] = []
+    urls = [*CODES[:3], CODES[1], ("urls.txt:7", "Links")]
+    for dry_run in (True, False):
+        summary = run(
+            urls,
+            dry_run=dry_run,
+            on_plan=lambda plan: seen.append((plan, len(fake_api.requests))),
+        )
+        assert seen[-1][0] is summary.plan
+    assert [requests for _, requests in seen] == [1, 1], "nothing sent before the plan was given"
+    plan = seen[0][0]
+    assert (plan.valid, plan.duplicates, plan.already_stored) == (3, 1, 1)
+    assert [where for where, _, _ in plan.invalid] == ["urls.txt:7"]
+    assert plan.describe(0.5) == (
+        "3 valid URLs (1 duplicate, 1 invalid); 1 already in the archive; 2 to request, "
+        "about 1.00 USD."
+    )
+    assert len(fake_api.requests) == 3
+
+
+def test_a_collection_into_a_file_that_is_not_an_archive_sends_nothing(
+    run: Any, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 11, item 2: collect(archive=...) refuses a file that is not an archive before any
+    request, and leaves it as it was."""
+    from igresearch.errors import ArchiveFormatError
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text("C0ffee00001\n")
+    with pytest.raises(ArchiveFormatError, match="urls.txt is not an igresearch archive"):
+        run(CODES[:2], archive=urls)
+    assert urls.read_text() == "C0ffee00001\n"
+    assert fake_api.requests == []

@@ -131,7 +131,7 @@ def test_canonical_url_of_pasted_forms(text: str) -> None:
         ("https://www.instagram.com/p/ABCDE/", "ABCDE"),
         (f"https://www.instagram.com/p/{PRIVATE}/", PRIVATE),
         (f"https://www.instagram.com/p/{'a' * 40}/", "a" * 40),
-        ("_-_-_", "_-_-_"),
+        ("instagram.com/p/_-_-_", "_-_-_"),
     ],
 )
 def test_parse_shortcode_keeps_case_and_length_range(text: str, expected: str) -> None:
@@ -183,7 +183,8 @@ def test_error_message_quotes_input_and_says_what_to_do() -> None:
         ("https://www.instagram.com/reel/", "(no shortcode after /reel/)"),
         ("https://www.instagram.com/", "(no post path after the host)"),
         ("https://www.instagram.com/explore/tags/cats/", "(path /explore/tags/cats/ is not"),
-        ("abcd", "(the shortcode has 4 characters, not 5 to 40)"),
+        ("instagram.com/p/abcd", "(the shortcode has 4 characters, not 5 to 40)"),
+        ("abcd", "(alone, a shortcode has 10 to 12 characters; give the full post URL"),
         ("DLlGZ!COBQ0", "(the shortcode has characters other than A-Z"),
         ("   ", "(it is empty)"),
         ("https://insta\ngram.com/reel/DLlGZiCOBQ0/", "(it contains whitespace or control"),
@@ -193,6 +194,41 @@ def test_error_message_says_what_was_wrong(text: str, reason: str) -> None:
     with pytest.raises(InvalidURLError) as caught:
         parse_shortcode(text)
     assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["Links", "march", "notes", "_-_-_", "ABCDE", "abcdefghi", "a" * 13, " Notes\t"],
+)
+def test_a_bare_word_is_a_shortcode_only_when_it_looks_like_one(word: str) -> None:
+    """Issue 11, item 20: a bare token is a shortcode only when it is 10 to 12 characters of the
+    alphabet whose first 11 encode a media id below 2**63; anything else needs the full URL."""
+    with pytest.raises(InvalidURLError) as caught:
+        parse_shortcode(word)
+    assert str(caught.value) == (
+        f"Not an Instagram post URL: {word!r} (alone, a shortcode has 10 to 12 characters; "
+        "give the full post URL instead). "
+        "Pass a URL like https://www.instagram.com/reel/<shortcode>/ or a bare shortcode."
+    )
+    assert parse_shortcode(f"https://www.instagram.com/p/{word.strip()}/") == word.strip()
+
+
+@pytest.mark.parametrize("word", ["ZZZZZZZZZZZ", "I" + "A" * 10, "_" * 12])
+def test_a_bare_word_beyond_a_media_id_is_not_a_shortcode(word: str) -> None:
+    """Issue 11, item 20: 11 characters whose media id would be 2**63 or more need the URL."""
+    assert int(shortcode_to_media_id(word)) >= 2**63
+    with pytest.raises(InvalidURLError, match="too large a media id for a shortcode; give the"):
+        parse_shortcode(word)
+
+
+@pytest.mark.parametrize(
+    "code", ["C0ffee1234", "DLlGZiCOBQ0", "DLlGZiCOBQ0x", "Hzzzzzzzzzz", "AAAAAAAAAAAA"]
+)
+def test_a_bare_shortcode_is_accepted(code: str) -> None:
+    """Issue 11, item 20: 10 to 12 characters, media id below 2**63 (H is 7: 7 * 64**10 + ...)."""
+    assert parse_shortcode(code) == code
+    assert parse_shortcode(f"  {code}\n") == code
+    assert int(shortcode_to_media_id(code)) < 2**63
 
 
 @pytest.mark.parametrize("junk", JUNK)
