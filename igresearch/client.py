@@ -176,7 +176,8 @@ class Client:
         Parameters
         ----------
         url
-            Any Instagram post, reel or TV URL, or a bare shortcode.
+            Any Instagram post, reel or TV URL, or a bare shortcode (10 to 12 characters; see
+            :func:`igresearch.urls.parse_shortcode`).
 
         Returns
         -------
