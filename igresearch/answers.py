@@ -149,6 +149,8 @@ def receive(
     ------
     Transient
         When the deadline passes, the connection breaks, or the compressed stream is corrupt.
+    ResponseFormatError
+        For any other failure to read the body.
     """
     headers = CaseInsensitiveDict(
         {name: scrub(value, keys, cut=False)[0] for name, value in response.headers.items()}
@@ -176,6 +178,12 @@ def receive(
             f"for {url}."
         )
         raise Transient(APIError(message, retriable=True, **details)) from None
+    except Exception as error:  # no rule foresaw it: this URL's failure, never the run's
+        message = (
+            f"igresearch could not read the answer ({where}) for {url} "
+            f"({type(error).__name__}: {error})."
+        )
+        raise ResponseFormatError(message, **details) from None
     finally:
         response.close()
     cut_at = max_bytes if len(body) > max_bytes else None

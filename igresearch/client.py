@@ -185,8 +185,8 @@ class Client:
         InvalidURLError
             Before any request, for input that is not an Instagram post.
         AuthError, InsufficientCreditsError, RateLimitError, MediaUnavailableError,
-        ResponseFormatError, APIError
-            See :mod:`igresearch.errors`.
+        WrongPostError, ResponseFormatError, APIError
+            See :mod:`igresearch.errors`, and :mod:`igresearch.answers` for which are retried.
         """
         return self.fetch(url).envelope
 
