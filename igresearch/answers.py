@@ -34,6 +34,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import math
 import socket
 import time
 import zlib
@@ -67,6 +68,7 @@ __all__ = [
     "Transient",
     "judge",
     "parse_date",
+    "read_body",
     "receive",
     "retry_after",
 ]
@@ -114,7 +116,7 @@ class Answer:
         return self.body[:KEPT_BODY_BYTES].decode("utf-8", "backslashreplace")
 
 
-class _Late(Exception):
+class _Late(TimeoutError):
     """The attempt's deadline passed before the body was complete."""
 
 
@@ -132,8 +134,7 @@ def receive(
     Parameters
     ----------
     response
-        The response, its body not read yet (or read already by the transport, as a recording
-        :func:`~igresearch.cassettes.replay` does).
+        The response, its body not read yet.
     started, timeout
         The attempt began at ``time.monotonic()`` `started` and must be over `timeout` seconds
         later: each read waits at most what remains.
@@ -163,8 +164,8 @@ def receive(
         "date": parse_date(headers.get("Date")),
     }
     try:
-        body = _read(response, started + timeout, max_bytes)
-    except (_Late, urllib3.exceptions.TimeoutError, TimeoutError):
+        body = read_body(response, deadline=started + timeout, max_bytes=max_bytes)
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
         message = f"The body was not complete within {timeout:g} s ({where}) for {url}."
         raise Transient(APIError(message, retriable=True, **details)) from None
     except zlib.error as error:
@@ -191,10 +192,19 @@ def receive(
     return Answer(status, headers, body, redacted, cut_at)
 
 
-def _read(response: requests.Response, deadline: float, max_bytes: int) -> bytes:
-    """The body, decoded, at most `max_bytes` + 1 bytes (one more tells it is longer)."""
-    if getattr(response, "_content_consumed", False):  # read (and decoded) by the transport
-        return response.content[: max_bytes + 1]
+def read_body(response: requests.Response, *, deadline: float, max_bytes: int) -> bytes:
+    """The body of `response` (sent with ``stream=True``), gzip or deflate decoded as it arrives,
+    at most `max_bytes` + 1 bytes (one more says it is longer).
+
+    Raises
+    ------
+    TimeoutError, urllib3.exceptions.TimeoutError
+        When ``time.monotonic()`` passes `deadline` (each read waits at most until then).
+    zlib.error
+        For a compressed stream that is corrupt or cut short.
+    urllib3.exceptions.HTTPError, http.client.HTTPException, OSError
+        When the connection breaks.
+    """
     codings = [
         coding.strip().lower()
         for coding in response.headers.get("Content-Encoding", "").split(",")
@@ -227,7 +237,7 @@ def _chunks(raw: Any, deadline: float) -> Iterator[bytes]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _Late
-        if isinstance(sock, socket.socket):
+        if isinstance(sock, socket.socket) and math.isfinite(remaining):
             sock.settimeout(remaining)
         if isinstance(raw, urllib3.HTTPResponse):
             chunk = raw.read1(_CHUNK, decode_content=False)

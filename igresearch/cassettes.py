@@ -12,7 +12,9 @@ PyYAML's safe loader, with three project settings:
 
 - **Safe:** the ``Authorization`` header, cookies, and any other header, body or URL text equal to
   the key are removed before an interaction is kept in memory, so nothing written holds the key.
-  ``Set-Cookie`` is dropped from responses; compressed bodies are stored decoded.
+  ``Set-Cookie`` is dropped from responses; compressed bodies are stored decoded. A live answer's
+  body is read as the client reads one (:func:`igresearch.answers.read_body`): within the
+  attempt's timeout, and at most :data:`MAX_BODY_BYTES` once decoded.
 - **Matching** on method, endpoint (the last three path segments, e.g.
   ``/instagram/video/metadata``) and the body's meaning (channel and shortcode, so key order,
   whitespace and URL forms do not matter), not on host or base path. Several recordings of the
@@ -25,10 +27,12 @@ PyYAML's safe loader, with three project settings:
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
 import json
 import os
 import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -38,12 +42,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+import urllib3
 import yaml
 from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
+from .answers import read_body
 from .errors import CassetteError, InvalidURLError
 from .files import write_bytes
 from .urls import canonical_url, parse_shortcode
@@ -209,7 +216,11 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
             return _response(request, played)
         assert self._live is not None  # made by __enter__ whenever the replay records
         answer = self._live.send(request, stream, timeout, verify, cert, proxies)
-        interaction = _interaction(request, answer)  # reads the body, decoded
+        body = _read_live(answer, timeout)
+        interaction = _interaction(request, answer, body)
+        # The client reads the body in turn: from memory, decoded, as it reads a replayed one.
+        answer.raw = io.BytesIO(body)
+        answer.headers.pop("Content-Encoding", None)
         with self._lock:
             self._new.append(((rank, position, attempt), interaction))
         return answer
@@ -401,12 +412,36 @@ def _response(request: PreparedRequest, recorded: dict[str, Any]) -> Response:
     return response
 
 
-def _interaction(request: PreparedRequest, answer: Response) -> dict[str, Any]:
+def _read_live(answer: Response, timeout: Any) -> bytes:
+    """The body of a live answer, read as the client reads one: within the attempt's `timeout`,
+    decoded within :data:`MAX_BODY_BYTES`.
+
+    Raises
+    ------
+    requests.Timeout, requests.ConnectionError
+        When the body is not complete in time, or cannot be read: what the network would raise.
+    """
+    seconds = timeout[1] if isinstance(timeout, tuple) else timeout
+    deadline = time.monotonic() + (float("inf") if seconds is None else seconds)
+    try:
+        body = read_body(answer, deadline=deadline, max_bytes=MAX_BODY_BYTES)
+    except (TimeoutError, urllib3.exceptions.TimeoutError):
+        answer.close()
+        raise requests.exceptions.ReadTimeout(f"the body took longer than {seconds} s") from None
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, zlib.error) as error:
+        answer.close()
+        raise requests.exceptions.ConnectionError(
+            f"the body could not be read ({type(error).__name__})"
+        ) from None
+    return body
+
+
+def _interaction(request: PreparedRequest, answer: Response, body: bytes) -> dict[str, Any]:
     """The exchange as vcrpy records it, scrubbed; the body stored decoded."""
     secrets = _secrets(request.headers.get("Authorization"))
     response = _scrub_response(
         {
-            "body": {"string": answer.content},  # decoded by requests
+            "body": {"string": body},
             "headers": {
                 name: answer.raw.headers.getlist(name)
                 for name in answer.raw.headers

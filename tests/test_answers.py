@@ -185,6 +185,24 @@ def test_item6_collect_stores_a_dripping_answer_as_failed_and_goes_on(
     assert stored[CODE]["outcome"] == "ok"
 
 
+def test_item6_recording_a_dripping_answer_is_bounded_too(
+    fake_api: FakeAPI, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """Issue 11, item 6: through a recording replay (``Client(transport=replay(...,
+    mode="new_episodes"))``), which reads the body the way the client does, a dripping body also
+    ends with the attempt's timeout, and nothing is recorded for it."""
+    fake_api.set_default("drip")
+    cassette = tmp_path / "drip.yaml"
+    started = time.monotonic()
+    with replay(cassette, mode="new_episodes") as transport:
+        error = fetch_error(fake_api, sleeps, timeout=2, max_retries=1, transport=transport)
+        assert transport.recorded == 0
+    assert time.monotonic() - started < CEILING_S
+    assert (type(error), error.retriable, error.attempts) == (APIError, True, 2)
+    assert "No answer within 2 s" in str(error)
+    assert not cassette.exists()
+
+
 # --- Item 10: the key never reaches the archive or a message ---
 
 
