@@ -4,21 +4,22 @@
 (:func:`receive`) and says what it is (:func:`judge`): the envelope of a success, or the error
 to record. A failure worth retrying within the run is raised wrapped in :class:`Transient`.
 
-======================================================  ================  =================
-answer                                                  within the run    later
-                                                                          (``retriable``)
-======================================================  ================  =================
-connection error, timeout (the whole attempt)           retried           yes
-HTTP 5xx, 429, API code 0001 or 0429                    retried           yes
-HTTP 200 with HTML, truncated or invalid JSON           retried           yes
-NaN or Infinity, not UTF-8, nested too deeply           recorded at once  yes
-media node null with upstream ``errors`` or ``status:   recorded at once  yes
-fail`` (e.g. Instagram's "Please wait a few minutes")
-another post than the one asked for                     recorded at once  yes
-                                                        (WrongPostError)
-a body over the size cap (``max_body_bytes``)           recorded at once  no
-any other refusal (HTTP 4xx, an API error code)         recorded at once  no
-======================================================  ================  =================
+=============================================  ================  =======================
+answer                                         within the run    later (``retriable``)
+=============================================  ================  =======================
+connection error, timeout (the whole attempt)  retried           yes
+HTTP 5xx, 429, API code 0001 or 0429           retried           yes
+HTTP 200: HTML, truncated or invalid JSON      retried           yes
+NaN or Infinity, not UTF-8, nested too deeply  recorded at once  yes
+null media node and an upstream error (*)      recorded at once  yes
+another post than the one asked for            recorded at once  yes (``WrongPostError``)
+a body over the size cap (``max_body_bytes``)  recorded at once  no
+any other refusal (HTTP 4xx, API error code)   recorded at once  no
+=============================================  ================  =======================
+
+(*) A non-empty ``errors``, or ``status: "fail"``, at any level wrapping the node, as when
+Instagram throttles ("Please wait a few minutes before you try again."); see
+:func:`igresearch.shapes.upstream_failure`. Null media without one: the post is unavailable.
 
 A rejected key (401/403) and no credits (402) are errors too; what they do to a run is
 :func:`igresearch.collect.stop_rule`'s decision. The body is decoded as UTF-8 whatever its

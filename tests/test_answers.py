@@ -639,6 +639,15 @@ def test_item16_a_utf8_body_is_read_as_utf8_whatever_its_label(
     assert caption["edges"][0]["node"]["text"] == CAFE
 
 
+def test_item16_a_utf8_body_may_start_with_a_byte_order_mark(
+    fake_api: FakeAPI, sleeps: Sleeps
+) -> None:
+    """Issue 11, item 16: UTF-8 with a byte order mark (some proxies add one) is still UTF-8."""
+    envelope = fake_api.media_for(CODE)
+    fake_api.set_payload(CODE, b"\xef\xbb\xbf" + json.dumps(envelope).encode())
+    assert client(fake_api, sleeps).fetch(CODE).envelope == envelope
+
+
 def test_item16_a_body_that_is_not_utf8_is_a_format_error_kept_as_text(
     fake_api: FakeAPI, tmp_path: Path
 ) -> None:
