@@ -217,17 +217,18 @@ def read_body(response: requests.Response, *, deadline: float, max_bytes: int) -
     if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(15 if codings[0] == "deflate" else 31)
     parts: list[bytes] = []
-    size = 0
+    room = max_bytes + 1
     for chunk in _chunks(response.raw, deadline):
         if inflater is not None:
             # zlib's max_length bounds what one call expands to; the rest waits in its tail.
-            chunk = inflater.decompress(chunk, max_bytes + 1 - size)
-        parts.append(chunk)
-        size += len(chunk)
-        if size > max_bytes:
-            return b"".join(parts)[: max_bytes + 1]
-    if inflater is not None and not inflater.eof:
-        raise zlib.error("the compressed stream is cut short")
+            chunk = inflater.decompress(chunk, room)
+        parts.append(chunk[:room])
+        room -= len(parts[-1])
+        if not room:
+            break
+    else:
+        if inflater is not None and not inflater.eof:
+            raise zlib.error("the compressed stream is cut short")
     return b"".join(parts)
 
 
