@@ -4,21 +4,22 @@
 (:func:`receive`) and says what it is (:func:`judge`): the envelope of a success, or the error
 to record. A failure worth retrying within the run is raised wrapped in :class:`Transient`.
 
-======================================================  ================  =================
-answer                                                  within the run    later
-                                                                          (``retriable``)
-======================================================  ================  =================
-connection error, timeout (the whole attempt)           retried           yes
-HTTP 5xx, 429, API code 0001 or 0429                    retried           yes
-HTTP 200 with HTML, truncated or invalid JSON           retried           yes
-NaN or Infinity, not UTF-8, nested too deeply           recorded at once  yes
-media node null with upstream ``errors`` or ``status:   recorded at once  yes
-fail`` (e.g. Instagram's "Please wait a few minutes")
-another post than the one asked for                     recorded at once  yes
-                                                        (WrongPostError)
-a body over the size cap (``max_body_bytes``)           recorded at once  no
-any other refusal (HTTP 4xx, an API error code)         recorded at once  no
-======================================================  ================  =================
+=============================================  ================  =======================
+answer                                         within the run    later (``retriable``)
+=============================================  ================  =======================
+connection error, timeout (the whole attempt)  retried           yes
+HTTP 5xx, 429, API code 0001 or 0429           retried           yes
+HTTP 200: HTML, truncated or invalid JSON      retried           yes
+NaN or Infinity, not UTF-8, nested too deeply  recorded at once  yes
+null media node and an upstream error (*)      recorded at once  yes
+another post than the one asked for            recorded at once  yes (``WrongPostError``)
+a body over the size cap (``max_body_bytes``)  recorded at once  no
+any other refusal (HTTP 4xx, API error code)   recorded at once  no
+=============================================  ================  =======================
+
+(*) A non-empty ``errors``, or ``status: "fail"``, at any level wrapping the node, as when
+Instagram throttles ("Please wait a few minutes before you try again."); see
+:func:`igresearch.shapes.upstream_failure`. Null media without one: the post is unavailable.
 
 A rejected key (401/403) and no credits (402) are errors too; what they do to a run is
 :func:`igresearch.collect.stop_rule`'s decision. The body is decoded as UTF-8 whatever its
@@ -34,6 +35,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import math
 import socket
 import time
 import zlib
@@ -64,7 +66,6 @@ __all__ = [
     "KEPT_BODY_BYTES",
     "MAX_BODY_BYTES",
     "Answer",
-    "LateAnswer",
     "Transient",
     "judge",
     "parse_date",
@@ -116,7 +117,7 @@ class Answer:
         return self.body[:KEPT_BODY_BYTES].decode("utf-8", "backslashreplace")
 
 
-class LateAnswer(Exception):
+class _Late(TimeoutError):
     """The attempt's deadline passed before the body was complete."""
 
 
@@ -150,6 +151,8 @@ def receive(
     ------
     Transient
         When the deadline passes, the connection breaks, or the compressed stream is corrupt.
+    ResponseFormatError
+        For any other failure to read the body.
     """
     headers = CaseInsensitiveDict(
         {name: scrub(value, keys, cut=False)[0] for name, value in response.headers.items()}
@@ -162,8 +165,8 @@ def receive(
         "date": parse_date(headers.get("Date")),
     }
     try:
-        body = read_body(response, started + timeout, max_bytes)
-    except (LateAnswer, urllib3.exceptions.TimeoutError, TimeoutError):
+        body = read_body(response, deadline=started + timeout, max_bytes=max_bytes)
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
         message = f"The body was not complete within {timeout:g} s ({where}) for {url}."
         raise Transient(APIError(message, retriable=True, **details)) from None
     except zlib.error as error:
@@ -177,6 +180,12 @@ def receive(
             f"for {url}."
         )
         raise Transient(APIError(message, retriable=True, **details)) from None
+    except Exception as error:  # no rule foresaw it: this URL's failure, never the run's
+        message = (
+            f"igresearch could not read the answer ({where}) for {url} "
+            f"({type(error).__name__}: {error})."
+        )
+        raise ResponseFormatError(message, **details) from None
     finally:
         response.close()
     cut_at = max_bytes if len(body) > max_bytes else None
@@ -184,16 +193,18 @@ def receive(
     return Answer(status, headers, body, redacted, cut_at)
 
 
-def read_body(response: requests.Response, deadline: float, max_bytes: int) -> bytes:
-    """The body of `response` (sent with ``stream=True``), decoded, at most `max_bytes` + 1 bytes
-    (one more tells it is longer), complete by ``time.monotonic()`` `deadline`.
+def read_body(response: requests.Response, *, deadline: float, max_bytes: int) -> bytes:
+    """The body of `response` (sent with ``stream=True``), gzip or deflate decoded as it arrives,
+    at most `max_bytes` + 1 bytes (one more says it is longer).
 
     Raises
     ------
-    LateAnswer
-        When the deadline passes first.
-    zlib.error, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError
-        When the stream is corrupt or the connection breaks.
+    TimeoutError, urllib3.exceptions.TimeoutError
+        When ``time.monotonic()`` passes `deadline` (each read waits at most until then).
+    zlib.error
+        For a compressed stream that is corrupt or cut short.
+    urllib3.exceptions.HTTPError, http.client.HTTPException, OSError
+        When the connection breaks.
     """
     codings = [
         coding.strip().lower()
@@ -206,17 +217,18 @@ def read_body(response: requests.Response, deadline: float, max_bytes: int) -> b
     if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
         inflater = zlib.decompressobj(15 if codings[0] == "deflate" else 31)
     parts: list[bytes] = []
-    size = 0
+    room = max_bytes + 1
     for chunk in _chunks(response.raw, deadline):
         if inflater is not None:
             # zlib's max_length bounds what one call expands to; the rest waits in its tail.
-            chunk = inflater.decompress(chunk, max_bytes + 1 - size)
-        parts.append(chunk)
-        size += len(chunk)
-        if size > max_bytes:
-            return b"".join(parts)[: max_bytes + 1]
-    if inflater is not None and not inflater.eof:
-        raise zlib.error("the compressed stream is cut short")
+            chunk = inflater.decompress(chunk, room)
+        parts.append(chunk[:room])
+        room -= len(parts[-1])
+        if not room:
+            break
+    else:
+        if inflater is not None and not inflater.eof:
+            raise zlib.error("the compressed stream is cut short")
     return b"".join(parts)
 
 
@@ -226,8 +238,8 @@ def _chunks(raw: Any, deadline: float) -> Iterator[bytes]:
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise LateAnswer
-        if isinstance(sock, socket.socket):
+            raise _Late
+        if isinstance(sock, socket.socket) and math.isfinite(remaining):
             sock.settimeout(remaining)
         if isinstance(raw, urllib3.HTTPResponse):
             chunk = raw.read1(_CHUNK, decode_content=False)

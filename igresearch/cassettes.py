@@ -51,7 +51,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from . import redact
-from .answers import LateAnswer, read_body
+from .answers import read_body
 from .errors import CassetteError, InvalidURLError
 from .files import write_bytes
 from .urls import canonical_url, parse_shortcode
@@ -451,8 +451,8 @@ def _read_live(answer: Response, started: float, timeout: Any) -> bytes:
     limit = timeout[-1] if isinstance(timeout, tuple) else timeout
     deadline = started + limit if limit is not None else float("inf")
     try:
-        return read_body(answer, deadline, MAX_BODY_BYTES)
-    except LateAnswer:
+        return read_body(answer, deadline=deadline, max_bytes=MAX_BODY_BYTES)
+    except (TimeoutError, urllib3.exceptions.TimeoutError):
         raise ReadTimeout(f"The body was not complete within {limit:g} s.") from None
     except (zlib.error, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
         raise ConnectionError(f"The answer could not be read ({type(error).__name__}).") from None

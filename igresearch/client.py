@@ -67,7 +67,9 @@ class Client:
     base_url
         Default: ``MEMORIES_BASE_URL``, else the vendor's production URL.
     timeout
-        Seconds one attempt may take, from connecting to the last byte of the body.
+        Seconds one attempt may take: its body must be complete within `timeout` of sending the
+        request, however slowly it arrives (connecting, and waiting for the headers, are each
+        bounded by `timeout` too).
     max_retries
         Retries after the first attempt, on connection errors, timeouts, HTTP 429 and 5xx,
         API codes 0429 and 0001, and HTML, truncated or invalid JSON bodies (the table in
@@ -189,8 +191,8 @@ class Client:
         InvalidURLError
             Before any request, for input that is not an Instagram post.
         AuthError, InsufficientCreditsError, RateLimitError, MediaUnavailableError,
-        ResponseFormatError, APIError
-            See :mod:`igresearch.errors`.
+        WrongPostError, ResponseFormatError, APIError
+            See :mod:`igresearch.errors`, and :mod:`igresearch.answers` for which are retried.
         """
         return self.fetch(url).envelope
 

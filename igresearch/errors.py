@@ -5,7 +5,7 @@
     ├── CassetteError               offline replay cannot answer a request, or read a cassette
     ├── ArchiveLockedError          another collector is writing the same archive
     ├── ArchiveFormatError          a file given as an archive (or responses) is not one
-    └── APIError                    the API call failed (carries status, code, message, url)
+    └── APIError                    the API call failed (carries status, code, message, url, body)
         ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
         ├── InsufficientCreditsError    no credits left (402/0402)
         ├── RateLimitError          still rate-limited (429/0429) after every retry

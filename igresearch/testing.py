@@ -158,6 +158,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -826,7 +827,7 @@ def _wrong_post(handler: _Handler, shortcode: str) -> None:
 
 
 # The hostile answers: behaviour -> what the handler sends for a shortcode.
-_HOSTILE: Final[dict[str, Any]] = {
+_HOSTILE: Final[dict[str, Callable[[_Handler, str], None]]] = {
     "drip": lambda h, code: h._drip(h.fake._ok_body(code)),
     "endless": lambda h, code: h._drip(b'{"code": "0000", "data": ', endless=True),
     "key_echo": _key_echo,

@@ -185,6 +185,24 @@ def test_item6_collect_stores_a_dripping_answer_as_failed_and_goes_on(
     assert stored[CODE]["outcome"] == "ok"
 
 
+def test_item6_recording_a_dripping_answer_is_bounded_too(
+    fake_api: FakeAPI, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """Issue 11, item 6: through a recording replay (``Client(transport=replay(...,
+    mode="new_episodes"))``), which reads the body the way the client does, a dripping body also
+    ends with the attempt's timeout, and nothing is recorded for it."""
+    fake_api.set_default("drip")
+    cassette = tmp_path / "drip.yaml"
+    started = time.monotonic()
+    with replay(cassette, mode="new_episodes") as transport:
+        error = fetch_error(fake_api, sleeps, timeout=2, max_retries=1, transport=transport)
+        assert transport.recorded == 0
+    assert time.monotonic() - started < CEILING_S
+    assert (type(error), error.retriable, error.attempts) == (APIError, True, 2)
+    assert "No answer within 2 s" in str(error)
+    assert not cassette.exists()
+
+
 # --- Item 10: the key never reaches the archive or a message ---
 
 
@@ -619,6 +637,15 @@ def test_item16_a_utf8_body_is_read_as_utf8_whatever_its_label(
     envelope = client(fake_api, sleeps).fetch(CODE).envelope
     caption = envelope["data"]["data"]["xdt_shortcode_media"]["edge_media_to_caption"]
     assert caption["edges"][0]["node"]["text"] == CAFE
+
+
+def test_item16_a_utf8_body_may_start_with_a_byte_order_mark(
+    fake_api: FakeAPI, sleeps: Sleeps
+) -> None:
+    """Issue 11, item 16: UTF-8 with a byte order mark (some proxies add one) is still UTF-8."""
+    envelope = fake_api.media_for(CODE)
+    fake_api.set_payload(CODE, b"\xef\xbb\xbf" + json.dumps(envelope).encode())
+    assert client(fake_api, sleeps).fetch(CODE).envelope == envelope
 
 
 def test_item16_a_body_that_is_not_utf8_is_a_format_error_kept_as_text(

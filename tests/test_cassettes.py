@@ -643,28 +643,6 @@ def test_a_full_disk_while_recording_leaves_the_cassette_as_it_was(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
-def test_recording_an_endless_answer_ends_with_the_attempts_timeout(
-    fake_api: FakeAPI, tmp_path: Path, no_key: None
-) -> None:
-    """Issue 11, item 6, while recording: the transport reads a live answer within the client's
-    timeout for the whole attempt, so a body that never ends is a timeout (retried, then
-    failed), and nothing is recorded for it."""
-    import time
-
-    fake_api.drip_seconds = 0.2
-    fake_api.set_default("endless")
-    path = tmp_path / "c.yaml"
-    began = time.monotonic()
-    with (
-        replay(path, mode="new_episodes"),
-        Client(KEY, base_url=fake_api.base_url, timeout=2, max_retries=1, backoff=0.01) as client,
-        pytest.raises(IgResearchError, match="No answer within 2 s"),
-    ):
-        client.video_metadata(CODES[0])
-    assert time.monotonic() - began < 30 and len(fake_api.requests) == 2
-    assert not path.exists(), "no answer, no recording"
-
-
 def test_recording_an_answer_over_the_size_cap_keeps_nothing_of_it(
     fake_api: FakeAPI, tmp_path: Path, no_key: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
