@@ -45,13 +45,14 @@ from urllib.parse import urlsplit
 import urllib3
 import yaml
 from requests import PreparedRequest, Response
-from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.adapters import BaseAdapter
 from requests.exceptions import ConnectionError, ReadTimeout
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from . import redact
 from .answers import read_body
+from .deadline import DeadlineAdapter
 from .errors import CassetteError, InvalidURLError
 from .files import write_bytes
 from .urls import canonical_url, parse_shortcode
@@ -112,7 +113,7 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         self._lock = threading.Lock()
         self._token: Token[replay | None] | None = None
         self._version: tuple[int, int] | None = None
-        self._live: HTTPAdapter | None = None
+        self._live: DeadlineAdapter | None = None
         self._start([])
 
     def _start(self, loaded: list[dict[str, Any]]) -> None:
@@ -176,7 +177,7 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         self._records = self.mode in ("new_episodes", "all") or not exists
         if self._records:
             # Shared by every client of the block; collect may run up to 64 threads.
-            self._live = HTTPAdapter(pool_maxsize=64)
+            self._live = DeadlineAdapter(pool_maxsize=64)
         self._token = _active.set(self)
         return self
 

@@ -16,6 +16,7 @@ from requests.adapters import BaseAdapter
 
 from . import __version__, cassettes, redact
 from .answers import MAX_BODY_BYTES, Answer, Transient, judge, receive
+from .deadline import DeadlineAdapter
 from .errors import APIError, AuthError, CassetteError, RateLimitError
 from .urls import canonical_url, parse_shortcode
 
@@ -149,9 +150,9 @@ class Client:
         # The encodings the client decodes itself, within max_body_bytes.
         self._session.headers["Accept-Encoding"] = "gzip, deflate"
         self._transport = transport or cassettes.active()
-        if self._transport is not None:
-            self._session.mount("http://", self._transport)
-            self._session.mount("https://", self._transport)
+        adapter = self._transport or DeadlineAdapter()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"

@@ -48,6 +48,8 @@ name                             status  answer
                                          gzip``) with a ``Set-Cookie`` header
 ``drip``                         200     the ``ok`` body (with its Content-Length), one byte every
                                          ``FakeAPI.drip_seconds`` (default 1.0)
+``drip_headers``                 200     ``ok``, its status line and headers sent one byte every
+                                         ``FakeAPI.drip_seconds``, then its body at once
 ``endless``                      200     a body that never ends: no Content-Length, one byte every
                                          ``FakeAPI.drip_seconds`` until the client hangs up
 ``key_echo``                     200     ``ok`` whose ``msg`` quotes the request's
@@ -92,8 +94,8 @@ name                             status  answer
 
 Every answer carries a ``Date`` header (``FakeAPI.date``, or now when None) and, except
 ``reset`` and ``endless``, a correct Content-Length, so HTTP/1.1 keep-alive sessions work.
-``FakeAPI.latency`` delays every answer. :meth:`FakeAPI.stop` ends ``drip`` and ``endless``
-answers at once. The server never prints access logs.
+``FakeAPI.latency`` delays every answer. :meth:`FakeAPI.stop` ends ``drip``, ``drip_headers`` and
+``endless`` answers at once. The server never prints access logs.
 
 Run ``python -m igresearch.testing`` to serve the fake in the foreground until Ctrl-C.
 
@@ -256,6 +258,7 @@ _NEEDS_SHORTCODE: Final = frozenset(
         "truncated",
         "gzip",
         "drip",
+        "drip_headers",
         "key_echo",
         "nan",
         "upstream_errors",
@@ -353,7 +356,7 @@ class FakeAPI:
     slow_seconds
         Seconds the ``"slow"`` behaviour waits before answering.
     drip_seconds
-        Seconds between the bytes of ``"drip"`` and ``"endless"`` answers.
+        Seconds between the bytes of ``"drip"``, ``"drip_headers"`` and ``"endless"`` answers.
     deep_levels, oversized_bytes, bomb_bytes
         How deep ``"deep"`` nests, how long ``"oversized"`` is, and how long ``"gzip_bomb"``
         inflates to.
@@ -766,6 +769,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[position : position + 1] if position < len(body) else b" ")
             position += 1
 
+    def _drip_headers(self, body: bytes) -> None:
+        """Send the status line and headers of an ``ok`` answer a byte at a time until stop(),
+        then its body."""
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: {_JSON}\r\nContent-Length: {len(body)}\r\n"
+            f"Date: {self.date_time_string()}\r\n\r\n"
+        ).encode()
+        for position in range(len(head)):
+            if self.fake._stopping.wait(self.fake.drip_seconds):
+                self.close_connection = True
+                return
+            self.wfile.write(head[position : position + 1])
+        self.wfile.write(body)
+
     def _reset(self) -> None:
         # SO_LINGER with a zero timeout makes close() send RST instead of FIN. The socket only
         # really closes once the buffered reader made from it is closed too.
@@ -830,6 +847,7 @@ def _wrong_post(handler: _Handler, shortcode: str) -> None:
 _HOSTILE: Final[dict[str, Callable[[_Handler, str], None]]] = {
     "drip": lambda h, code: h._drip(h.fake._ok_body(code)),
     "endless": lambda h, code: h._drip(b'{"code": "0000", "data": ', endless=True),
+    "drip_headers": lambda h, code: h._drip_headers(h.fake._ok_body(code)),
     "key_echo": _key_echo,
     "nan": _nan,
     "deep": _deep,

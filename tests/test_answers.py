@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import tracemalloc
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,27 @@ def test_item6_timeout_bounds_the_whole_attempt_even_for_a_dripping_body(
     assert time.monotonic() - started < CEILING_S
     assert "not complete within 2 s" in str(error)
     assert (error.status, error.retriable, error.attempts, len(sleeps)) == (200, True, 2, 1)
+
+
+@pytest.mark.parametrize("recording", [False, True])
+def test_item6_timeout_bounds_the_wait_for_headers_sent_a_byte_at_a_time(
+    fake_api: FakeAPI, sleeps: Sleeps, tmp_path: Path, recording: bool
+) -> None:
+    """Issue 11, item 6: the status line and headers dripped a byte at a time (each read well
+    within requests' own per-read timeout) no longer hold the attempt: a watchdog shuts the
+    connection when the attempt's timeout is up, on the network and through a recording
+    replay alike."""
+    fake_api.drip_seconds = 0.3
+    fake_api.set_default("drip_headers")
+    started = time.monotonic()
+    with replay(tmp_path / "c.yaml", mode="new_episodes") if recording else nullcontext():
+        error = fetch_error(fake_api, sleeps, timeout=2, max_retries=1)
+    assert time.monotonic() - started < CEILING_S
+    assert "No answer within 2 s" in str(error)
+    assert (error.retriable, error.attempts, len(fake_api.requests)) == (True, 2, 2)
+    fake_api.set_default("ok")
+    with Client(KEY, base_url=fake_api.base_url, timeout=2) as client:
+        assert client.fetch(CODE).status == 200, "a prompt answer is not cut"
 
 
 def test_item6_collect_stores_a_dripping_answer_as_failed_and_goes_on(
