@@ -38,6 +38,7 @@ from .errors import (
     MediaUnavailableError,
     RateLimitError,
     ResponseFormatError,
+    RetryAfterError,
 )
 from .pseudonymize import pseudonymize
 from .tables import Tables, read_tables, to_tables
@@ -59,6 +60,7 @@ __all__ = [
     "MediaUnavailableError",
     "RateLimitError",
     "ResponseFormatError",
+    "RetryAfterError",
     "Tables",
     "__version__",
     "canonical_url",

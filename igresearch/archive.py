@@ -13,8 +13,9 @@ deleted, private or login-walled; ``response`` holds the envelope that said so) 
 
 One writer at a time: a lock file ``<archive>.lock`` (readable by its owner only) held with the
 operating system's file lock through :mod:`filelock`, which the OS releases even when the writer
-is killed. Every record is flushed and synced before the next, so a killed process leaves at
-most one partial last line. Readers skip it, and the next writer truncates it before
+is killed. Every record goes to the file in one piece (written whole, then synced, before the
+next; a write that fails half way is cut back off), so a killed process leaves at most one
+partial last line. Readers skip it, and the next writer truncates it before
 appending: the only rewrite ever made (a complete last record that merely lacks its newline is
 kept, and given one). The lock sits beside the file itself, so a symbolic link to the archive
 is locked too.
@@ -22,8 +23,10 @@ is locked too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,6 +56,10 @@ STORED = frozenset({"ok", "unavailable"})
 class ArchiveWriter:
     """Appends records to an archive, holding its lock; use as a context manager."""
 
+    #: Held while any writer of this process appends a record: code that must end the process at
+    #: once (the command line's second Ctrl-C) takes it first, so no line is left half written.
+    appending = threading.Lock()
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         # Beside the file itself, so two paths to it (a symbolic link) share one lock.
@@ -73,7 +80,7 @@ class ArchiveWriter:
             ) from None
         try:
             _repair_last_line(self.path)
-            self._file = self.path.open("ab")
+            self._file = self.path.open("ab", buffering=0)
         except BaseException:
             self._lock.release()
             raise
@@ -91,14 +98,30 @@ class ArchiveWriter:
             self._lock.release()
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line, flushed and synced to disk."""
+        """Write one record as one line, synced to disk.
+
+        Raises
+        ------
+        OSError
+            When the line cannot be written whole (a full disk, a file size limit); the part
+            written is cut off again, and the error's ``filename`` is the archive's path.
+        """
         try:
             line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (half an emoji) in the answer: escape it
             line = json.dumps(record, separators=(",", ":")).encode("ascii")
-        self._file.write(line + b"\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        descriptor = self._file.fileno()
+        with ArchiveWriter.appending:
+            start = os.fstat(descriptor).st_size
+            try:
+                rest = memoryview(line + b"\n")
+                while rest:  # a disk that fills up takes part of a line, then refuses the rest
+                    rest = rest[os.write(descriptor, rest) :]
+                os.fsync(descriptor)
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(descriptor, start)
+                raise OSError(error.errno, error.strerror, str(self.path)) from error
 
 
 def _repair_last_line(path: Path) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -68,15 +72,41 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--price", default=0.01, show_default=True, help="USD per request, for --dry-run."
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option(
+            "--timeout",
+            default=60.0,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            callback=_finite,
+            metavar="SECONDS",
+            help="Most seconds one attempt may take.",
+        ),
+        click.option(
+            "--retry-budget",
+            default=600.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            callback=_finite,
+            metavar="SECONDS",
+            help="Most seconds one URL's retries may wait in all; a longer Retry-After stops "
+            "the run (exit 3) and says when to resume.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
+def _finite(context: click.Context, parameter: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds.")
+    return value
+
+
 def exit_code(summary: Summary) -> int:
     """A run's exit status: 0 every URL stored, 1 some failed, 2 no valid input, 3 stopped
-    early (rejected key, no credits, --max-requests), 130 interrupted (Ctrl-C)."""
+    early (rejected key, no credits, --max-requests, the archive could not be written, no
+    connection to the API, a Retry-After beyond --retry-budget), 130 interrupted (Ctrl-C)."""
     if summary.interrupted:
         return EXIT_INTERRUPTED
     if summary.plan.valid == 0:
@@ -158,7 +188,9 @@ def collect(
     """Fetch many posts into a raw archive; resumes, never pays twice for a stored post.
 
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
+    3 stopped early (rejected key, no credits, --max-requests, archive not writable, no
+    connection, Retry-After beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C
+    quits at once, leaving the archive whole).
     """
     entries = _entries(urls, from_file)
     refresh = _parse_duration(refresh_older_than) if refresh_older_than else None
@@ -177,10 +209,45 @@ def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) ->
     from .collect import collect as run_collect
 
     progress = not options.pop("no_progress")
-    summary = run_collect(entries, archive=archive, progress=progress, **options)
+    try:
+        with _second_interrupt_quits():
+            summary = run_collect(entries, archive=archive, progress=progress, **options)
+    except KeyboardInterrupt:  # before the first request or after the last: nothing in flight
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     for where, _text, reason in summary.plan.invalid:
         click.echo(f"Skipped {where}: {reason}", err=True)
     return summary
+
+
+@contextlib.contextmanager
+def _second_interrupt_quits() -> Iterator[None]:
+    """Inside: the first Ctrl-C raises KeyboardInterrupt (collect stops and stores the answers
+    in flight); the second ends the process at once with exit 130, between two archive lines
+    (the worker threads would otherwise keep it alive until their requests end)."""
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, second)
+        raise KeyboardInterrupt
+
+    def second(signum: int, frame: object) -> None:
+        from .archive import ArchiveWriter
+
+        ArchiveWriter.appending.acquire(timeout=10)  # never released: the process ends here
+        sys.stderr.write("\nInterrupted twice: quit without waiting for answers in flight.\n")
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. started with nohup
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _finish(summary: Summary, max_requests: int | None, archive: str | None = None) -> NoReturn:
@@ -314,7 +381,9 @@ def record(
     A collect run whose answers are also recorded: URLs the cassette already holds are
     answered from it and not paid for again; new answers are added, earlier ones kept.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
+    3 stopped early (rejected key, no credits, --max-requests, archive not writable, no
+    connection, Retry-After beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C
+    quits at once, leaving the archive whole).
     """
     from .cassettes import replay
     from .collect import _count

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
 import requests
+import urllib3
 from requests.adapters import BaseAdapter
 
 from . import __version__, cassettes
@@ -24,6 +26,7 @@ from .errors import (
     MediaUnavailableError,
     RateLimitError,
     ResponseFormatError,
+    RetryAfterError,
 )
 from .shapes import failed, locate_media, normalise_code
 from .urls import canonical_url, parse_shortcode
@@ -35,7 +38,6 @@ CHANNELS = ("apify", "rapid", "memories.ai")
 ENDPOINT = "/instagram/video/metadata"
 
 _AUTH_CODES = {"401", "403"}
-_MAX_RETRY_AFTER_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,21 @@ class Throttle(Protocol):
     def relax(self) -> None:
         """A request succeeded: speed back up towards the set rate."""
 
+    def attempted(self, *, answered: bool, connected: bool) -> None:
+        """An attempt ended: with an HTTP answer (any status) or not, and whether it connected at
+        all (a refused connection, a failed DNS lookup or TLS handshake did not). May raise, to
+        end the fetch there."""
+
 
 class _Transient(Exception):
     """A failure worth retrying; wraps the error to raise once retries run out."""
 
-    def __init__(self, error: APIError, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: APIError, retry_after: float | None = None, *, connected: bool = True
+    ) -> None:
         self.error = error
         self.retry_after = retry_after
+        self.connected = connected
 
 
 class Client:
@@ -89,6 +99,11 @@ class Client:
         and API codes 0429 and 0001. Other failures are never retried.
     backoff
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
+        A ``Retry-After`` header is waited for instead.
+    retry_budget
+        The most seconds one URL's retries may wait in all (back-off and ``Retry-After``).
+        When the API asks to wait beyond it, :class:`~igresearch.errors.RetryAfterError` says
+        until when; a back-off beyond it ends the retries.
     throttle
         Paces every attempt (retries included); shared by a collection's workers.
     transport
@@ -132,11 +147,14 @@ class Client:
         transport: BaseAdapter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        retry_budget: float = 600.0,
     ) -> None:
         if channel not in CHANNELS:
             raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
+        if not (math.isfinite(retry_budget) and retry_budget >= 0):
+            raise ValueError(f"retry_budget must be 0 or more seconds, not {retry_budget}.")
         self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
         self.channel = channel
         base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
@@ -145,6 +163,7 @@ class Client:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.retry_budget = retry_budget
         self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -218,26 +237,39 @@ class Client:
             )
         self.require_key(canonical)
         body = {"video_url": canonical, "channel": self.channel}
-        attempt = 0
+        attempt, waited = 0, 0.0
         while True:
             attempt += 1
             if self._throttle:
                 self._throttle.wait()
+            response: requests.Response | None = None
             try:
                 response = self._post(body, canonical)
                 envelope = _validate(response, canonical)
             except _Transient as transient:
-                if self._throttle and isinstance(transient.error, RateLimitError):
-                    self._throttle.penalize(transient.retry_after)
-                if attempt > self.max_retries:
-                    transient.error.attempts = attempt
-                    raise self._redacted(transient.error) from None
-                self._sleep(self._delay(attempt, transient.retry_after))
+                error, retry_after = transient.error, transient.retry_after
+                error.attempts = attempt
+                if self._throttle:
+                    self._throttle.attempted(
+                        answered=response is not None, connected=transient.connected
+                    )
+                delay = self._delay(attempt, retry_after)
+                if retry_after is not None and waited + delay > self.retry_budget:
+                    raise self._redacted(self._wait_too_long(error, retry_after)) from None
+                if self._throttle and isinstance(error, RateLimitError):
+                    self._throttle.penalize(retry_after)
+                if attempt > self.max_retries or waited + delay > self.retry_budget:
+                    raise self._redacted(error) from None
+                waited += delay
+                self._sleep(delay)
                 continue
             except APIError as error:
+                if self._throttle:
+                    self._throttle.attempted(answered=response is not None, connected=True)
                 error.attempts = attempt
                 raise self._redacted(error) from None
             if self._throttle:
+                self._throttle.attempted(answered=True, connected=True)
                 self._throttle.relax()
             return Fetched(
                 url=canonical,
@@ -256,14 +288,16 @@ class Client:
                 headers={"Authorization": self._api_key} if self._api_key else {},
                 timeout=self.timeout,
             )
-        except requests.Timeout:
+        except requests.Timeout as exc:
             error = APIError(f"No answer within {self.timeout:g} s for {canonical}.", url=canonical)
+            connected = not isinstance(exc, requests.ConnectTimeout)
         except requests.ConnectionError as exc:
             error = APIError(
                 f"Could not reach the API at {self.base_url} for {canonical} "
                 f"({type(exc).__name__}). Check the network and MEMORIES_BASE_URL.",
                 url=canonical,
             )
+            connected = not _failed_to_connect(exc)
         except requests.RequestException as exc:  # e.g. a base URL without http://
             raise APIError(
                 f"Could not send the request to {self.base_url} for {canonical} "
@@ -271,7 +305,7 @@ class Client:
                 url=canonical,
             ) from None
         error.retriable = True
-        raise _Transient(error)
+        raise _Transient(error, connected=connected)
 
     def _redacted(self, error: APIError) -> APIError:
         """The error, with the key cut out of its message should the server have echoed it."""
@@ -280,9 +314,25 @@ class Client:
             error.args = (error.message,)
         return error
 
+    def _wait_too_long(self, error: APIError, retry_after: float) -> RetryAfterError:
+        """The error that ends the retries when the API asks to wait beyond the budget."""
+        resume_at = datetime.now(UTC) + timedelta(seconds=retry_after)
+        late = RetryAfterError(
+            f"The API asked to wait {_duration(retry_after)} (Retry-After, HTTP {error.status}) "
+            f"for {error.url}, beyond the retry budget of {_duration(self.retry_budget)}. "
+            f"Resume after {resume_at:%Y-%m-%d %H:%M:%S} UTC (in {_duration(retry_after)}).",
+            resume_at=resume_at,
+            status=error.status,
+            code=error.code,
+            url=error.url,
+            date=error.date,
+        )
+        late.attempts = error.attempts
+        return late
+
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, _MAX_RETRY_AFTER_S)
+            return retry_after
         ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
 
@@ -355,6 +405,23 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
             response=envelope,
         )
     return envelope
+
+
+def _failed_to_connect(exc: requests.ConnectionError) -> bool:
+    """Whether no connection was made at all (refused, no route, DNS, TLS), as opposed to one
+    that broke during the exchange."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)  # DNS failures are one too
+
+
+def _duration(seconds: float) -> str:
+    """'45 s', '12 min', '2 h 5 min'."""
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _retry_after(value: str | None) -> float | None:

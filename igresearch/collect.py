@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from .errors import (
     InsufficientCreditsError,
     InvalidURLError,
     MediaUnavailableError,
+    RetryAfterError,
 )
 from .urls import canonical_url, parse_shortcode
 
@@ -52,7 +53,8 @@ class RateLimiter:
     Requests are spaced at least ``1/rate`` apart, and a sliding window caps any second at
     ``rate`` (so 7.5 allows 7 in any second, at most). A 429 pauses everyone (for
     ``Retry-After`` when given) and halves the pace; each success adds back a twentieth of
-    the set rate.
+    the set rate. `sleep` is injected for tests; by default the wait ends at once when the
+    run stops (see :meth:`wait`).
     """
 
     def __init__(
@@ -60,7 +62,7 @@ class RateLimiter:
         rate: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be a positive number of requests per second, not {rate}.")
@@ -69,13 +71,18 @@ class RateLimiter:
         self._cap = max(1, int(rate))
         self._sent: deque[float] = deque()
         self._paused_until = float("-inf")
+        self._why = ""
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        """Block until a request may go, and count it as sent."""
+    def wait(self, stop: threading.Event | None = None) -> bool:
+        """Block until a request may go, and count it as sent; or return False, counting
+        nothing, as soon as `stop` is set."""
+        idle = stop or threading.Event()
         with self._lock:
             while True:
+                if idle.is_set():
+                    return False
                 now = self._clock()
                 while self._sent and now - self._sent[0] >= 1.0:
                     self._sent.popleft()
@@ -86,8 +93,16 @@ class RateLimiter:
                     ready = max(ready, self._sent[0] + 1.0)
                 if now >= ready:
                     self._sent.append(now)
-                    return
-                self._sleep(ready - now)
+                    return True
+                if self._sleep is None:
+                    idle.wait(ready - now)
+                else:
+                    self._sleep(ready - now)
+
+    def paused(self) -> tuple[float, str] | None:
+        """(seconds left, why) while a 429 holds everyone, else None."""
+        left = self._paused_until - self._clock()
+        return (left, self._why) if left > 0 else None
 
     def penalize(self, retry_after: float | None) -> None:
         """Slow everyone down after a 429 (once per pause, however many threads saw it)."""
@@ -96,8 +111,12 @@ class RateLimiter:
             if now < self._paused_until:
                 return
             self._pace = max(self._pace / 2, 1 / 60)
-            pause = retry_after if retry_after is not None else 1.0 / self._pace
-            self._paused_until = now + min(pause, 600.0)
+            if retry_after is None:
+                pause, self._why = 1.0 / self._pace, "rate limited (HTTP 429), slowing down"
+            else:
+                pause, self._why = retry_after, "the API asked (Retry-After)"
+            # No cap here: the client's retry budget decides whether a long pause ends the run.
+            self._paused_until = now + pause
 
     def relax(self) -> None:
         """Speed back up towards the set rate after a success."""
@@ -171,11 +190,31 @@ def plan_collection(
 
 @dataclass(frozen=True)
 class Stop:
-    """Why a run ended before its plan was done.
+    """Why a run ended before its plan was done; `message` says what happened and what to do.
 
-    `reason` is ``"key"`` (rejected), ``"credits"``, ``"cassette"`` (a replay miss),
-    ``"archive"`` (a failed write), ``"max_requests"`` or ``"interrupted"`` (Ctrl-C); `message`
-    says what happened and what to do.
+    `reason` is one of:
+
+    ``"key"``
+        The API rejected the key (401/403). That answer is stored.
+    ``"credits"``
+        No credits left (402). That answer is stored.
+    ``"cassette"``
+        A replay has no recording of a request: a setup problem, so `collect` raises it.
+    ``"archive"``
+        The archive could not be written (a read-only folder, a full disk). Answers that
+        arrive after the failed write are not stored.
+    ``"max_requests"``
+        As many URLs as `max_requests` were started.
+    ``"interrupted"``
+        Ctrl-C (KeyboardInterrupt): answers in flight were stored, unless it came twice.
+    ``"no_connection"``
+        The last attempts (at least 5, and twice the concurrency) all failed to connect: the
+        URLs not answered are not recorded as failed.
+    ``"retry_after"``
+        The API asked to wait (Retry-After) beyond a URL's retry budget; the message says when
+        to resume. The URLs not answered, that one included, are not recorded as failed.
+
+    In every case no further request is sent, not even one already waiting for its turn.
     """
 
     reason: str
@@ -186,7 +225,11 @@ class Stop:
 
 
 #: Stops that are a setup problem, not an answer: `collect` raises their error after stopping.
-RAISED = frozenset({"cassette", "archive"})
+RAISED = frozenset({"cassette"})
+
+
+class _NoConnection(Exception):
+    """The last attempts of a run all failed to connect."""
 
 
 def stop_rule(error: BaseException) -> Stop | None:
@@ -206,10 +249,19 @@ def stop_rule(error: BaseException) -> Stop | None:
         return Stop("key", str(error))
     if isinstance(error, InsufficientCreditsError):
         return Stop("credits", str(error))
+    if isinstance(error, RetryAfterError):
+        return Stop("retry_after", f"{error} Run again then; nothing more was sent.")
     if isinstance(error, CassetteError):
         return Stop("cassette", str(error))
+    if isinstance(error, _NoConnection):
+        return Stop("no_connection", str(error))
     if isinstance(error, OSError):  # network errors reach collect as APIError: this is a file
-        return Stop("archive", f"the archive could not be written ({error}); nothing more sent.")
+        where = error.filename or "the archive"
+        return Stop(
+            "archive",
+            f"could not write {where} ({error.strerror or error}); nothing more was sent. "
+            "Make the folder writable or free some space, then run again to resume.",
+        )
     if isinstance(error, KeyboardInterrupt):
         return Stop(
             "interrupted", "in-flight requests were finished and stored; run again to resume."
@@ -219,7 +271,12 @@ def stop_rule(error: BaseException) -> Stop | None:
 
 @dataclass
 class Summary:
-    """The outcome of a collection run; ``print(summary)`` describes it."""
+    """The outcome of a collection run; ``print(summary)`` describes it.
+
+    `urls_started` counts URLs for which a request was sent (what `max_requests` caps),
+    `requests_made` every request sent (retries included), `answers` the HTTP answers received
+    (any status: what the API may bill; answers replayed from a cassette are counted too).
+    """
 
     archive: Path
     plan: Plan
@@ -229,11 +286,18 @@ class Summary:
     stopped: Stop | None = None
     dry_run: bool = False
     price: float = PRICE_USD
+    urls_started: int = 0
+    answers: int = 0
 
     @property
     def interrupted(self) -> bool:
         """Whether Ctrl-C ended the run."""
         return self.stopped is not None and self.stopped.reason == "interrupted"
+
+    @property
+    def cost(self) -> float:
+        """Estimated cost in USD: answers received times the price."""
+        return self.answers * self.price
 
     def __str__(self) -> str:
         return self.describe()
@@ -256,8 +320,10 @@ class Summary:
         else:
             counts = ", ".join(f"{k} {self.outcomes[k]}" for k in ("ok", "unavailable", "failed"))
             lines.append(
-                f"Outcomes: {counts}. Requests made: {self.requests_made}. "
-                f"Elapsed: {self.elapsed_s:.1f} s. Archive: {archive or self.archive}"
+                f"Outcomes: {counts}. URLs started: {self.urls_started}; requests sent: "
+                f"{self.requests_made}; answers received: {self.answers} (about "
+                f"{self.cost:.2f} USD at {self.price} USD each). Elapsed: {self.elapsed_s:.1f} s. "
+                f"Archive: {archive or self.archive}"
             )
         if self.stopped:
             label = "Interrupted" if self.interrupted else "Stopped early"
@@ -284,7 +350,9 @@ def collect(
     """Fetch many posts into the archive, resuming where earlier runs stopped.
 
     Inside ``with replay(cassette):`` every worker answers from the cassette (or records into
-    it), at any concurrency.
+    it), at any concurrency. Ctrl-C (KeyboardInterrupt) stops the run: nothing more is sent,
+    retry waits end at once, answers in flight are stored; a second Ctrl-C while they are
+    awaited returns at once, and answers arriving later are not stored.
 
     Parameters
     ----------
@@ -301,20 +369,20 @@ def collect(
         A shared :class:`RateLimiter` (default: a new one at `rate`).
     client_options
         Passed to each worker's :class:`~igresearch.client.Client` (api_key, base_url,
-        timeout, max_retries, transport...).
+        timeout, max_retries, backoff, retry_budget, transport...).
 
     Returns
     -------
     Summary
-        Counts by outcome, requests made, elapsed time, and why the run stopped early
-        (``stopped``: see :func:`stop_rule`).
+        Counts by outcome, URLs started, requests sent, answers received, elapsed time, and why
+        the run stopped early (``stopped``: see :func:`stop_rule` and :class:`Stop`).
 
     Raises
     ------
     AuthError
         Before the archive is touched, when there is no key.
-    CassetteError, OSError
-        After stopping, for a replay miss or a failed archive write.
+    CassetteError
+        After stopping, for a replay miss.
 
     Examples
     --------
@@ -347,26 +415,14 @@ def collect(
     with Client(channel=channel, **client_options) as probe:
         probe.require_key()  # fail once, before the archive is touched, not once per URL
     run = _Run(summary, channel, limiter or RateLimiter(rate), client_options, progress, len(todo))
+    run.no_connection_after = max(5, 2 * concurrency)
     started = time.monotonic()
     try:
         with ArchiveWriter(archive) as writer:
             run.writer = writer
-            with ThreadPoolExecutor(concurrency, thread_name_prefix="igresearch") as pool:
-                # Each task runs in a copy of this context: it sees an open replay.
-                futures = [
-                    pool.submit(contextvars.copy_context().run, run.fetch_one, n, code, url)
-                    for n, (code, url) in enumerate(todo)
-                ]
-                try:
-                    for future in futures:
-                        future.result()
-                except BaseException as error:
-                    run.stop.set()  # in-flight requests finish and are stored; no new ones
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    stop = stop_rule(error)
-                    if stop is None or stop.reason in RAISED:
-                        raise
-                    summary.stopped = stop
+            run.fetch_all(todo, concurrency)
+    except OSError as error:  # the archive could not be opened (or closed): see stop_rule
+        summary.stopped = summary.stopped or stop_rule(error)
     finally:
         run.close()
         summary.elapsed_s = time.monotonic() - started
@@ -385,6 +441,9 @@ class _Run:
     """State shared by the worker threads of one collection; also their throttle, so that a
     request still waiting for its turn when the run stops is never sent."""
 
+    #: Seconds the shared limiter must hold everyone before the progress bar says so.
+    SAY_WAIT_S = 3.0
+
     def __init__(
         self,
         summary: Summary,
@@ -401,20 +460,78 @@ class _Run:
         self.local = threading.local()
         self.clients: list[Client] = []
         self.writer: ArchiveWriter | None = None
+        self.storing = True  # False after a failed write, or when a second Ctrl-C gave up
+        self.no_connection_after = 5
+        self.unconnected = 0  # attempts in a row, across workers, that failed to connect
         self.bar = _progress_bar(total) if progress else None
+        self.waiting_said = False
+
+    def fetch_all(self, todo: list[tuple[str, str]], concurrency: int) -> None:
+        """Fetch every URL of `todo` and store its outcome, until done or stopped."""
+        pool = ThreadPoolExecutor(concurrency, thread_name_prefix="igresearch")
+        futures: list[Future[None]] = []
+        try:
+            for n, (code, url) in enumerate(todo):
+                # Each task runs in a copy of this context: it sees an open replay.
+                task = contextvars.copy_context().run
+                futures.append(pool.submit(task, self.fetch_one, n, code, url))
+            for future in futures:
+                future.result()
+        except BaseException as error:
+            self.stop.set()  # no new request; retry waits end; in-flight answers are stored
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop = stop_rule(error)
+            if stop is not None and stop.reason not in RAISED:
+                self.summary.stopped = stop
+            self.finish_in_flight(futures)
+            if stop is None or stop.reason in RAISED:
+                raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def finish_in_flight(self, futures: list[Future[None]]) -> None:
+        """Wait for the requests in flight; a second Ctrl-C gives up on them at once."""
+        try:  # a future cancelled by shutdown() is never "done" for wait(): leave those out
+            wait([future for future in futures if not future.cancelled()])
+        except KeyboardInterrupt:
+            with self.lock:  # after any append under way: the archive stays whole
+                self.storing = False
+            self.summary.stopped = Stop(
+                "interrupted",
+                "interrupted twice: answers still in flight were not stored; run again to resume.",
+            )
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
-            client = Client(channel=self.channel, throttle=self, **self.client_options)
+            # Retry waits end at once when the run stops (unless the caller brings a sleep).
+            options = {"sleep": self.stop.wait} | self.client_options
+            client = Client(channel=self.channel, throttle=self, **options)
             self.local.client = client
             with self.lock:
                 self.clients.append(client)
         return self.local.client  # type: ignore[no-any-return]
 
+    def halt(self, stop: Stop) -> None:
+        """Stop the run for `stop`, unless it already stopped for another reason."""
+        with self.lock:
+            self.summary.stopped = self.summary.stopped or stop
+        self.stop.set()
+
+    # -- the throttle of every client (igresearch.client.Throttle) --
+
     def wait(self) -> None:
-        self.limiter.wait()
-        if self.stop.is_set():
+        paused = self.limiter.paused()
+        if paused is not None and paused[0] > self.SAY_WAIT_S:
+            self._say(f"waiting {paused[0]:.0f} s: {paused[1]}")
+        sent = self.limiter.wait(self.stop)
+        self._say(None)
+        if not sent or self.stop.is_set():
             raise _Cancelled
+        with self.lock:
+            self.summary.requests_made += 1
+            if not self.local.started:
+                self.local.started = True
+                self.summary.urls_started += 1
 
     def penalize(self, retry_after: float | None) -> None:
         self.limiter.penalize(retry_after)
@@ -422,10 +539,26 @@ class _Run:
     def relax(self) -> None:
         self.limiter.relax()
 
+    def attempted(self, *, answered: bool, connected: bool) -> None:
+        with self.lock:
+            self.summary.answers += answered
+            self.unconnected = 0 if connected else self.unconnected + 1
+            if self.unconnected < self.no_connection_after:
+                return
+        raise _NoConnection(
+            f"could not connect to the API at {self.client().base_url}: the last "
+            f"{self.unconnected} attempts all failed to connect (refused, DNS or TLS). Nothing "
+            "more was sent, and the URLs not answered are not recorded as failed. Check the "
+            "network and the base URL (MEMORIES_BASE_URL), then run again to resume."
+        )
+
+    # -- one URL --
+
     def fetch_one(self, position: int, shortcode: str, url: str) -> None:
         if self.stop.is_set():
             return
         cassettes.set_position(self, position)
+        self.local.started = False
         requested_at = _now()
         record: dict[str, Any] = {
             "archive_version": ARCHIVE_VERSION,
@@ -437,7 +570,15 @@ class _Run:
         }
         try:
             fetched = self.client().fetch(url)
+        except _Cancelled:  # not sent: the URL stays to do, for the next run
+            return
         except APIError as error:  # an answer: store it
+            stop = stop_rule(error)
+            unanswered = error.status is None and self.stop.is_set()
+            if (stop is not None and stop.reason == "retry_after") or unanswered:
+                if stop is not None:
+                    self.halt(stop)
+                return  # nothing learnt about the post while the run stops: still to do
             unavailable = isinstance(error, MediaUnavailableError)
             record.update(
                 outcome="unavailable" if unavailable else "failed",
@@ -452,15 +593,15 @@ class _Run:
                     "retriable": error.retriable,
                 },
             )
-            if stop := stop_rule(error):  # an answer that ends the run: stored all the same
-                with self.lock:
-                    self.summary.stopped = self.summary.stopped or stop
+            if stop is not None:  # an answer that ends the run: stored all the same
+                self.halt(stop)
+        except BaseException as error:  # no answer to store
+            stop = stop_rule(error)
+            if stop is None or stop.reason in RAISED:  # a replay miss, a bug
                 self.stop.set()
-        except _Cancelled:  # not sent: the URL stays to do, for the next run
+                raise
+            self.halt(stop)  # no connection
             return
-        except BaseException:  # no answer to store: a replay miss, Ctrl-C, a bug
-            self.stop.set()
-            raise
         else:
             record.update(
                 outcome="ok",
@@ -475,16 +616,31 @@ class _Run:
 
     def _store(self, record: dict[str, Any]) -> None:
         with self.lock:
+            if not self.storing:
+                return
             assert self.writer is not None
-            self.writer.append(record)
+            try:
+                self.writer.append(record)
+            except OSError as error:  # nothing more is paid for: see stop_rule
+                self.storing = False
+                self.summary.stopped = self.summary.stopped or stop_rule(error)
+                self.stop.set()
+                return
             self.summary.outcomes[record["outcome"]] += 1
-            self.summary.requests_made += record["attempts"] or 0
             if self.bar is not None:
                 self.bar.update(1)
                 self.bar.set_postfix(
                     {k: self.summary.outcomes[k] for k in ("ok", "unavailable", "failed")},
                     refresh=False,
                 )
+
+    def _say(self, waiting: str | None) -> None:
+        """Show on the progress bar why everyone waits, or (None) that they no longer do."""
+        if self.bar is None or (waiting is None and not self.waiting_said):
+            return
+        with self.lock:
+            self.waiting_said = waiting is not None
+            self.bar.set_description_str(f"collect ({waiting})" if waiting else "collect")
 
     def close(self) -> None:
         for client in self.clients:
