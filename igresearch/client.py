@@ -291,7 +291,8 @@ class Client:
         except requests.Timeout as exc:
             error = APIError(f"No answer within {self.timeout:g} s for {canonical}.", url=canonical)
             connected = not isinstance(exc, requests.ConnectTimeout)
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the connection broke in the middle of the body.
             error = APIError(
                 f"Could not reach the API at {self.base_url} for {canonical} "
                 f"({type(exc).__name__}). Check the network and MEMORIES_BASE_URL.",
@@ -407,7 +408,7 @@ def _validate(response: requests.Response, url: str) -> dict[str, Any]:
     return envelope
 
 
-def _failed_to_connect(exc: requests.ConnectionError) -> bool:
+def _failed_to_connect(exc: requests.RequestException) -> bool:
     """Whether no connection was made at all (refused, no route, DNS, TLS), as opposed to one
     that broke during the exchange."""
     if isinstance(exc, requests.exceptions.SSLError):

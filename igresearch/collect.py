@@ -1,7 +1,9 @@
 """Many URLs: plan (de-duplicate, resume), then fetch with N threads under one rate limit.
 
 Every URL's final outcome goes to the archive (:mod:`igresearch.archive`) as soon as it is known,
-so a run can be interrupted at any moment and resumed without paying twice. What stops a run,
+so a run can be interrupted at any moment and resumed without paying twice. (A URL whose last
+attempt failed to connect is stored when the run ends: it may be the start of a lost
+connection, which stops the run without recording the URLs it cut off.) What stops a run,
 rather than being one URL's outcome, is decided in one place: :func:`stop_rule`.
 """
 
@@ -14,7 +16,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -433,6 +435,12 @@ def collect(
     return summary
 
 
+#: The main thread waits for the workers in steps this long (seconds), never for good: once a
+#: library such as polars runs threads of its own, Ctrl-C may wake one of those instead, and
+#: the main thread only sees it between two waits.
+_STEP_S = 0.25
+
+
 class _Cancelled(Exception):
     """The run stopped while a request waited for its turn: it is not sent."""
 
@@ -463,6 +471,7 @@ class _Run:
         self.storing = True  # False after a failed write, or when a second Ctrl-C gave up
         self.no_connection_after = 5
         self.unconnected = 0  # attempts in a row, across workers, that failed to connect
+        self.unconnected_records: list[dict[str, Any]] = []  # stored if the run does not stop
         self.bar = _progress_bar(total) if progress else None
         self.waiting_said = False
 
@@ -475,8 +484,14 @@ class _Run:
                 # Each task runs in a copy of this context: it sees an open replay.
                 task = contextvars.copy_context().run
                 futures.append(pool.submit(task, self.fetch_one, n, code, url))
-            for future in futures:
-                future.result()
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, _STEP_S, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()  # a worker's error (a replay miss, a bug) ends the run
+            if not self.stop.is_set():
+                for record in self.unconnected_records:
+                    self._store(record)
         except BaseException as error:
             self.stop.set()  # no new request; retry waits end; in-flight answers are stored
             pool.shutdown(wait=False, cancel_futures=True)
@@ -491,8 +506,11 @@ class _Run:
 
     def finish_in_flight(self, futures: list[Future[None]]) -> None:
         """Wait for the requests in flight; a second Ctrl-C gives up on them at once."""
-        try:  # a future cancelled by shutdown() is never "done" for wait(): leave those out
-            wait([future for future in futures if not future.cancelled()])
+        # A future cancelled by shutdown() is never "done" for wait(): leave those out.
+        pending = {future for future in futures if not future.cancelled()}
+        try:
+            while pending:
+                pending = wait(pending, _STEP_S).not_done
         except KeyboardInterrupt:
             with self.lock:  # after any append under way: the archive stays whole
                 self.storing = False
@@ -540,6 +558,7 @@ class _Run:
         self.limiter.relax()
 
     def attempted(self, *, answered: bool, connected: bool) -> None:
+        self.local.connected = connected
         with self.lock:
             self.summary.answers += answered
             self.unconnected = 0 if connected else self.unconnected + 1
@@ -558,7 +577,7 @@ class _Run:
         if self.stop.is_set():
             return
         cassettes.set_position(self, position)
-        self.local.started = False
+        self.local.started, self.local.connected = False, True
         requested_at = _now()
         record: dict[str, Any] = {
             "archive_version": ARCHIVE_VERSION,
@@ -595,6 +614,10 @@ class _Run:
             )
             if stop is not None:  # an answer that ends the run: stored all the same
                 self.halt(stop)
+            elif not self.local.connected:  # perhaps a lost connection: see fetch_all
+                with self.lock:
+                    self.unconnected_records.append(record)
+                return
         except BaseException as error:  # no answer to store
             stop = stop_rule(error)
             if stop is None or stop.reason in RAISED:  # a replay miss, a bug
