@@ -417,7 +417,6 @@ def collect(
     with Client(channel=channel, **client_options) as probe:
         probe.require_key()  # fail once, before the archive is touched, not once per URL
     run = _Run(summary, channel, limiter or RateLimiter(rate), client_options, progress, len(todo))
-    run.no_connection_after = max(5, 2 * concurrency)
     started = time.monotonic()
     try:
         with ArchiveWriter(archive) as writer:
@@ -477,6 +476,7 @@ class _Run:
 
     def fetch_all(self, todo: list[tuple[str, str]], concurrency: int) -> None:
         """Fetch every URL of `todo` and store its outcome, until done or stopped."""
+        self.no_connection_after = max(5, 2 * concurrency)
         pool = ThreadPoolExecutor(concurrency, thread_name_prefix="igresearch")
         futures: list[Future[None]] = []
         try:

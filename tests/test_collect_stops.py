@@ -474,7 +474,8 @@ def test_item11_record_twice_requests_nothing_stored_again(
 
 
 def test_every_stop_reason_has_its_exit_code(fake_api: FakeAPI, tmp_path: Path) -> None:
-    """Issue 11, item 8: the stop rule's reasons map to exit 3, Ctrl-C to 130 (cli.exit_code)."""
+    """Issue 11, item 9 (what stops a run): every reason of the stop rule but Ctrl-C is exit 3,
+    Ctrl-C is 130 (cli.exit_code)."""
     from igresearch.collect import Plan, Stop, Summary
 
     plan = Plan([("C0ffee00001", "u")], 1, [], 0, 0)
