@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,10 +54,6 @@ STORED = frozenset({"ok", "unavailable"})
 
 class ArchiveWriter:
     """Appends records to an archive, holding its lock; use as a context manager."""
-
-    #: Held while any writer of this process appends a record: code that must end the process at
-    #: once (the command line's second Ctrl-C) takes it first, so no line is left half written.
-    appending = threading.Lock()
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -111,17 +106,16 @@ class ArchiveWriter:
         except UnicodeEncodeError:  # a lone surrogate (half an emoji) in the answer: escape it
             line = json.dumps(record, separators=(",", ":")).encode("ascii")
         descriptor = self._file.fileno()
-        with ArchiveWriter.appending:
-            start = os.fstat(descriptor).st_size
-            try:
-                rest = memoryview(line + b"\n")
-                while rest:  # a disk that fills up takes part of a line, then refuses the rest
-                    rest = rest[os.write(descriptor, rest) :]
-                os.fsync(descriptor)
-            except OSError as error:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(descriptor, start)
-                raise OSError(error.errno, error.strerror, str(self.path)) from error
+        start = os.fstat(descriptor).st_size
+        try:
+            rest = memoryview(line + b"\n")
+            while rest:  # a disk that fills up takes part of a line, then refuses the rest
+                rest = rest[os.write(descriptor, rest) :]
+            os.fsync(descriptor)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, start)
+            raise OSError(error.errno, error.strerror, str(self.path)) from error
 
 
 def _repair_last_line(path: Path) -> None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import signal
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -210,44 +207,13 @@ def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) ->
 
     progress = not options.pop("no_progress")
     try:
-        with _second_interrupt_quits():
-            summary = run_collect(entries, archive=archive, progress=progress, **options)
+        summary = run_collect(entries, archive=archive, progress=progress, **options)
     except KeyboardInterrupt:  # before the first request or after the last: nothing in flight
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     for where, _text, reason in summary.plan.invalid:
         click.echo(f"Skipped {where}: {reason}", err=True)
     return summary
-
-
-@contextlib.contextmanager
-def _second_interrupt_quits() -> Iterator[None]:
-    """Inside: the first Ctrl-C raises KeyboardInterrupt (collect stops and stores the answers
-    in flight); the second ends the process at once with exit 130, between two archive lines
-    (the worker threads would otherwise keep it alive until their requests end)."""
-
-    def first(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, second)
-        raise KeyboardInterrupt
-
-    def second(signum: int, frame: object) -> None:
-        from .archive import ArchiveWriter
-
-        ArchiveWriter.appending.acquire(timeout=10)  # never released: the process ends here
-        sys.stderr.write("\nInterrupted twice: quit without waiting for answers in flight.\n")
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. started with nohup
-    ):
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _finish(summary: Summary, max_requests: int | None, archive: str | None = None) -> NoReturn:

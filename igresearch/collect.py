@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextvars
 import os
+import queue
 import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextvars import Context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -434,10 +435,13 @@ def collect(
     return summary
 
 
-#: The main thread waits for the workers in steps this long (seconds), never for good: once a
-#: library such as polars runs threads of its own, Ctrl-C may wake one of those instead, and
-#: the main thread only sees it between two waits.
-_STEP_S = 0.25
+def _join(workers: list[threading.Thread]) -> None:
+    """Wait for the workers in steps of a quarter second, never for good: once a library such
+    as polars runs threads of its own, Ctrl-C may wake one of those instead, and the main thread
+    only sees it between two waits."""
+    for worker in workers:
+        while worker.is_alive():
+            worker.join(0.25)
 
 
 class _Cancelled(Exception):
@@ -468,6 +472,7 @@ class _Run:
         self.clients: list[Client] = []
         self.writer: ArchiveWriter | None = None
         self.storing = True  # False after a failed write, or when a second Ctrl-C gave up
+        self.failure: BaseException | None = None  # a worker's error that ends the run
         self.no_connection_after = 5
         self.unconnected = 0  # attempts in a row, across workers, that failed to connect
         self.unconnected_records: list[dict[str, Any]] = []  # stored if the run does not stop
@@ -475,49 +480,58 @@ class _Run:
         self.waiting_said = False
 
     def fetch_all(self, todo: list[tuple[str, str]], concurrency: int) -> None:
-        """Fetch every URL of `todo` and store its outcome, until done or stopped."""
-        self.no_connection_after = max(5, 2 * concurrency)
-        pool = ThreadPoolExecutor(concurrency, thread_name_prefix="igresearch")
-        futures: list[Future[None]] = []
-        try:
-            for n, (code, url) in enumerate(todo):
-                # Each task runs in a copy of this context: it sees an open replay.
-                task = contextvars.copy_context().run
-                futures.append(pool.submit(task, self.fetch_one, n, code, url))
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, _STEP_S, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    future.result()  # a worker's error (a replay miss, a bug) ends the run
-            if not self.stop.is_set():
-                for record in self.unconnected_records:
-                    self._store(record)
-        except BaseException as error:
-            self.stop.set()  # no new request; retry waits end; in-flight answers are stored
-            pool.shutdown(wait=False, cancel_futures=True)
-            stop = stop_rule(error)
-            if stop is not None and stop.reason not in RAISED:
-                self.summary.stopped = stop
-            self.finish_in_flight(futures)
-            if stop is None or stop.reason in RAISED:
-                raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        """Fetch every URL of `todo` and store its outcome, until done or stopped.
 
-    def finish_in_flight(self, futures: list[Future[None]]) -> None:
-        """Wait for the requests in flight; a second Ctrl-C gives up on them at once."""
-        # A future cancelled by shutdown() is never "done" for wait(): leave those out.
-        pending = {future for future in futures if not future.cancelled()}
+        On Ctrl-C nothing more is sent and the answers in flight are awaited and stored; a
+        second Ctrl-C gives up on them at once. The workers are daemon threads, so that those
+        given up on never keep the process alive.
+        """
+        self.no_connection_after = max(5, 2 * concurrency)
+        tasks: queue.SimpleQueue[tuple[int, str, str]] = queue.SimpleQueue()
+        for position, (shortcode, url) in enumerate(todo):
+            tasks.put((position, shortcode, url))
+        context = contextvars.copy_context()  # the workers see an open replay
+        workers = [
+            threading.Thread(target=self.work, args=(tasks, context), daemon=True, name=name)
+            for name in (f"igresearch-{n}" for n in range(min(concurrency, len(todo))))
+        ]
         try:
-            while pending:
-                pending = wait(pending, _STEP_S).not_done
-        except KeyboardInterrupt:
-            with self.lock:  # after any append under way: the archive stays whole
-                self.storing = False
-            self.summary.stopped = Stop(
-                "interrupted",
-                "interrupted twice: answers still in flight were not stored; run again to resume.",
-            )
+            for worker in workers:
+                worker.start()
+            _join(workers)
+        except KeyboardInterrupt as error:
+            self.stop.set()  # no new request; retry waits end; in-flight answers are stored
+            self.summary.stopped = stop_rule(error)
+            try:
+                _join(workers)
+            except KeyboardInterrupt:
+                with self.lock:  # after any append under way: the archive stays whole
+                    self.storing = False
+                self.summary.stopped = Stop(
+                    "interrupted",
+                    "Ctrl-C twice: the answers still in flight were not awaited, nor stored; "
+                    "run again to resume.",
+                )
+            return
+        if self.failure is not None:  # a replay miss, a bug
+            raise self.failure
+        if not self.stop.is_set():
+            for record in self.unconnected_records:
+                self._store(record)
+
+    def work(self, tasks: queue.SimpleQueue[tuple[int, str, str]], context: Context) -> None:
+        """One worker: take URLs until none is left or the run stops."""
+        while not self.stop.is_set():
+            try:
+                position, shortcode, url = tasks.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                context.copy().run(self.fetch_one, position, shortcode, url)
+            except BaseException as error:  # fetch_one stopped the run: the caller raises it
+                with self.lock:
+                    self.failure = self.failure or error
+                return
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):

@@ -144,11 +144,40 @@ def test_item7_a_second_sigint_quits_at_once_with_the_archive_whole(
     _, stderr = child.communicate(timeout=HANG)  # well under the 60 s timeout
 
     assert child.returncode == 130, stderr
-    assert "Interrupted twice" in stderr
+    assert "Interrupted: Ctrl-C twice" in stderr
     assert "Traceback" not in stderr
     stored = records(tmp_path / "archive.jsonl")
     assert sorted(r["shortcode"] for r in stored) == codes[:3]
     assert len(fake_api.requests) == 5, "nothing was sent after the first SIGINT"
+
+
+@pytest.mark.slow
+def test_item7_record_keeps_its_recordings_after_two_sigints(
+    fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 11, item 7: two SIGINTs to `igresearch record` while requests hang: it quits at
+    once with exit 130, and the cassette keeps the answers it had paid for."""
+    codes = [f"Frec0r{i:05d}" for i in range(8)]
+    fake_api.slow_seconds = 3600
+    for code in codes[3:]:
+        fake_api.set_for(code, "slow")
+    cassette = tmp_path / "study.yaml"
+    command = [sys.executable, "-m", "igresearch", "record", *codes, "--cassette", str(cassette)]
+    command += ["--base-url", fake_api.base_url, "--no-progress", "--concurrency", "2"]
+    command += ["--timeout", "60"]
+    child = subprocess.Popen(
+        command, env=os.environ | {"MEMORIES_API_KEY": KEY}, stderr=subprocess.PIPE, text=True
+    )
+    wait_until(lambda: len(fake_api.requests) >= 5, "both workers stuck")
+    child.send_signal(signal.SIGINT)
+    time.sleep(1)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=HANG)
+
+    assert child.returncode == 130, stderr
+    assert "Cassette: " in stderr and "(3 new recordings)" in stderr
+    bodies = [json.loads(i["request"]["body"]) for i in read_cassette(cassette)]
+    assert sorted(body["video_url"].split("/")[-2] for body in bodies) == codes[:3]
 
 
 RETRY_WAIT_SCRIPT = """
