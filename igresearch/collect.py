@@ -278,7 +278,8 @@ class Summary:
 
     `urls_started` counts URLs for which a request was sent (what `max_requests` caps),
     `requests_made` every request sent (retries included), `answers` the HTTP answers received
-    (any status: what the API may bill; answers replayed from a cassette are counted too).
+    (any status: what the API may bill). Under a replay that only replays, `price` is 0; while
+    recording, answers replayed from the cassette are counted as if paid.
     """
 
     archive: Path
@@ -411,6 +412,9 @@ def collect(
         retry_failed=retry_failed,
         refresh_older_than=refresh_older_than,
     )
+    replaying = cassettes.active()
+    if replaying is not None and replaying.keyless:
+        price = 0.0  # every answer comes from the cassette: nothing is paid
     summary = Summary(Path(archive), plan, dry_run=dry_run, price=price)
     if dry_run or not plan.to_request:
         return summary

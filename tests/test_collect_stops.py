@@ -126,6 +126,26 @@ def test_item7_one_sigint_ends_a_stuck_run_with_130_then_a_second_run_completes(
 
 
 @pytest.mark.slow
+def test_item7_answers_in_flight_at_ctrl_c_are_stored(fake_api: FakeAPI, tmp_path: Path) -> None:
+    """Issue 11, item 7: after one SIGINT no request is sent, and the answers in flight, which
+    arrive within their attempt's timeout, are stored; exit 130."""
+    codes = [f"Afl1ght{i:04d}" for i in range(6)]
+    fake_api.slow_seconds = 3
+    fake_api.set_default("slow")
+    child = cli(fake_api, tmp_path, codes, "--timeout", "20", "--concurrency", "2")
+    wait_until(lambda: len(fake_api.requests) >= 2, "two requests in flight")
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=HANG)
+
+    assert child.returncode == 130, stderr
+    in_flight = requested(fake_api)
+    assert len(in_flight) == 2, "nothing sent after the SIGINT"
+    stored = records(tmp_path / "archive.jsonl")
+    assert sorted(r["shortcode"] for r in stored) == sorted(in_flight)
+    assert {r["outcome"] for r in stored} == {"ok"}
+
+
+@pytest.mark.slow
 def test_item7_a_second_sigint_quits_at_once_with_the_archive_whole(
     fake_api: FakeAPI, tmp_path: Path
 ) -> None:
@@ -483,7 +503,8 @@ def test_item11_record_twice_requests_nothing_stored_again(
     fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 11, item 11: record is collect under a recording replay: a URL whose answer the
-    cassette holds is not requested again, and the cassette holds each answer once."""
+    cassette holds is not requested again, and the cassette holds each answer once. Item 9: the
+    summary counts the answers, and a replay costs nothing."""
     codes = [f"Hrec0r{i:05d}" for i in range(5)]
     cassette = tmp_path / "study.yaml"
     monkeypatch.setenv("MEMORIES_API_KEY", KEY)
@@ -497,7 +518,14 @@ def test_item11_record_twice_requests_nothing_stored_again(
     second = runner.invoke(main, [*args, codes[0], "Hrec0r99999"])
     assert second.exit_code == 0, second.output
 
+    assert "requests sent: 6; answers received: 6 (about 0.06 USD" in first.stderr
     assert Counter(requested(fake_api)) == Counter([*codes, codes[0], "Hrec0r99999"])
+    archive = str(tmp_path / "replayed.jsonl")
+    replayed = runner.invoke(
+        main, ["collect", *codes, "--replay", str(cassette), "--archive", archive]
+    )
+    assert replayed.exit_code == 0, replayed.output
+    assert "answers received: 6 (about 0.00 USD at 0.0 USD each)" in replayed.stderr
     recorded = [json.loads(i["request"]["body"])["video_url"] for i in read_cassette(cassette)]
     assert Counter(url.split("/")[-2] for url in recorded) == Counter(requested(fake_api))
 
