@@ -66,7 +66,10 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--dry-run", is_flag=True, help="Print how many requests, and the cost."),
         click.option(
-            "--price", default=0.01, show_default=True, help="USD per request, for --dry-run."
+            "--price",
+            default=0.01,
+            show_default=True,
+            help="USD per request, for the estimated cost (--dry-run and the summary).",
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
         click.option(
@@ -208,7 +211,7 @@ def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) ->
     progress = not options.pop("no_progress")
     try:
         summary = run_collect(entries, archive=archive, progress=progress, **options)
-    except KeyboardInterrupt:  # before the first request or after the last: nothing in flight
+    except KeyboardInterrupt:  # before the first request, or a third Ctrl-C: nothing to wait for
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     for where, _text, reason in summary.plan.invalid:

@@ -592,8 +592,6 @@ class _Run:
     # -- one URL --
 
     def fetch_one(self, position: int, shortcode: str, url: str) -> None:
-        if self.stop.is_set():
-            return
         cassettes.set_position(self, position)
         self.local.started, self.local.connected = False, True
         requested_at = _now()

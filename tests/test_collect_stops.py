@@ -307,11 +307,19 @@ def closed_port() -> int:
         return int(listener.getsockname()[1])
 
 
-def test_item9_no_connection_at_the_start_stops_the_run(tmp_path: Path) -> None:
-    """Issue 11, item 9: a base URL where nothing listens: the run stops after
+@pytest.mark.parametrize("failure", ["refused", "TLS", "DNS"])
+def test_item9_no_connection_at_the_start_stops_the_run(
+    fake_api: FakeAPI, tmp_path: Path, failure: str
+) -> None:
+    """Issue 11, item 9: a base URL where nothing listens, that does not speak TLS, or whose
+    name cannot be looked up (the network block refuses): the run stops after
     max(5, 2 x concurrency) attempts that failed to connect, exit 3, naming the base URL, and
     no URL is recorded as failed."""
-    base_url = f"http://127.0.0.1:{closed_port()}/serve/api/v2"
+    base_url = {
+        "refused": f"http://127.0.0.1:{closed_port()}/serve/api/v2",
+        "TLS": fake_api.base_url.replace("http://", "https://"),
+        "DNS": "http://api.example.invalid/serve/api/v2",
+    }[failure]
     codes = [f"Dn0con{i:05d}" for i in range(30)]
     summary = collect(
         codes,
@@ -331,6 +339,7 @@ def test_item9_no_connection_at_the_start_stops_the_run(tmp_path: Path) -> None:
     assert 6 <= summary.requests_made <= 6 + 2, "at most the other workers' attempts in flight"
     assert summary.urls_started <= 3 + 2
     assert (summary.answers, summary.cost) == (0, 0)
+    assert fake_api.requests == []
 
 
 def test_item9_losing_the_connection_later_stops_the_run(fake_api: FakeAPI, tmp_path: Path) -> None:
