@@ -224,6 +224,8 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
     stop = None
     if summary.stopped and summary.stopped.reason == "max_requests":
         stop = f"--max-requests {max_requests} reached; run again to continue."
+    if summary.stopped and summary.stopped.reason == "retry_after":
+        stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
     click.echo(summary.describe(stop=stop, archive=archive), err=True)
     sys.exit(exit_code(summary))
 

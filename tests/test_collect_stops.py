@@ -278,6 +278,16 @@ def test_item8_retry_after_beyond_the_budget_stops_the_run_without_failures(
     assert "Stopped early: The API asked to wait 1 s" in summary.describe()
 
     fake_api.reset()
+    fake_api.set_default("rate_limited")
+    args = ["collect", *codes, "--archive", str(tmp_path / "archive.jsonl"), "--no-progress"]
+    args += ["--base-url", fake_api.base_url, "--retry-budget", "0.5", "--concurrency", "1"]
+    result = CliRunner(env={"MEMORIES_API_KEY": KEY}).invoke(main, args)
+    assert result.exit_code == 3, result.output
+    assert "Stopped early: The API asked to wait 1 s (Retry-After, HTTP 429)" in result.stderr
+    assert "a larger --retry-budget" in result.stderr
+    assert len(fake_api.requests) == 1, "the first Retry-After stops the run"
+
+    fake_api.reset()
     assert exit_code(run(fake_api, tmp_path, codes)) == 0
     assert sorted(requested(fake_api)) == codes[4:]
 
