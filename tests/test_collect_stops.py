@@ -549,14 +549,44 @@ def test_item11_record_twice_requests_nothing_stored_again(
     assert Counter(url.split("/")[-2] for url in recorded) == Counter(requested(fake_api))
 
 
-def test_every_stop_reason_has_its_exit_code(fake_api: FakeAPI, tmp_path: Path) -> None:
-    """Issue 11, item 9 (what stops a run): every reason of the stop rule but Ctrl-C is exit 3,
-    Ctrl-C is 130 (cli.exit_code)."""
-    from igresearch.collect import Plan, Stop, Summary
+def test_the_stop_rule_and_its_exit_codes(tmp_path: Path) -> None:
+    """Issue 11, item 9 (what stops a run): one rule maps each error to its stop, or to None
+    for one URL's outcome; every stop but Ctrl-C is exit 3, Ctrl-C is 130."""
+    from igresearch.collect import Plan, Stop, Summary, _NoConnection, stop_rule
+    from igresearch.errors import (
+        APIError,
+        AuthError,
+        CassetteError,
+        InsufficientCreditsError,
+        MediaUnavailableError,
+        RateLimitError,
+        ResponseFormatError,
+    )
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    reasons = {
+        AuthError("rejected"): "key",
+        InsufficientCreditsError("no credits"): "credits",
+        CassetteError("no recording"): "cassette",
+        OSError(28, "No space left on device", "/study/archive.jsonl"): "archive",
+        KeyboardInterrupt(): "interrupted",
+        _NoConnection("refused"): "no_connection",
+        RetryAfterError("wait an hour", resume_at=when, status=429): "retry_after",
+        RateLimitError("429 after every retry"): None,
+        APIError("500 after every retry"): None,
+        ResponseFormatError("HTML"): None,
+        MediaUnavailableError("deleted"): None,
+    }
+    for error, reason in reasons.items():
+        stop = stop_rule(error)
+        assert (stop.reason if stop else None) == reason, error
+    archive_stop = stop_rule(OSError(28, "No space left on device", "/study/archive.jsonl"))
+    assert str(archive_stop).startswith(
+        "could not write /study/archive.jsonl (No space left on device); nothing more was sent."
+    )
 
     plan = Plan([("C0ffee00001", "u")], 1, [], 0, 0)
-    reasons = ["key", "credits", "archive", "max_requests", "no_connection", "retry_after"]
-    for reason in reasons:
+    for reason in ["key", "credits", "archive", "max_requests", "no_connection", "retry_after"]:
         summary = Summary(tmp_path / "a.jsonl", plan, stopped=Stop(reason, "why"))
         assert exit_code(summary) == 3, reason
     interrupted = Summary(tmp_path / "a.jsonl", plan, stopped=Stop("interrupted", "why"))
