@@ -105,8 +105,9 @@ def _finite(context: click.Context, parameter: click.Parameter, value: float) ->
 
 def exit_code(summary: Summary) -> int:
     """A run's exit status: 0 every URL stored, 1 some failed, 2 no valid input, 3 stopped
-    early (rejected key, no credits, --max-requests, the archive could not be written, no
-    connection to the API, a Retry-After beyond --retry-budget), 130 interrupted (Ctrl-C)."""
+    early (rejected key, no credits, --max-requests, no connection to the API, a Retry-After
+    beyond --retry-budget), 130 interrupted (Ctrl-C). A cassette miss or a failed archive write
+    is raised, and is exit 1."""
     if summary.interrupted:
         return EXIT_INTERRUPTED
     if summary.plan.valid == 0:
@@ -188,9 +189,9 @@ def collect(
     """Fetch many posts into a raw archive; resumes, never pays twice for a stored post.
 
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (rejected key, no credits, --max-requests, archive not writable, no
-    connection, Retry-After beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C
-    quits at once, leaving the archive whole).
+    3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
+    beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
+    answers in flight). An archive that cannot be written is exit 1.
     """
     entries = _entries(urls, from_file)
     refresh = _parse_duration(refresh_older_than) if refresh_older_than else None
@@ -199,7 +200,7 @@ def collect(
             summary = _run(
                 entries, archive, retry_failed=retry_failed, refresh_older_than=refresh, **options
             )
-    except IgResearchError as error:
+    except (IgResearchError, OSError) as error:  # OSError: the archive could not be written
         _fail(error)
     _finish(summary, options["max_requests"])
 
@@ -352,9 +353,9 @@ def record(
     A collect run whose answers are also recorded: URLs the cassette already holds are
     answered from it and not paid for again; new answers are added, earlier ones kept.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (rejected key, no credits, --max-requests, archive not writable, no
-    connection, Retry-After beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C
-    quits at once, leaving the archive whole).
+    3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
+    beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
+    answers in flight). An archive that cannot be written is exit 1.
     """
     from .cassettes import replay
     from .collect import _count
@@ -364,7 +365,7 @@ def record(
         try:
             with replay(cassette, mode="new_episodes") as recorder:
                 summary = _run(entries, archive or Path(folder) / "archive.jsonl", **options)
-        except IgResearchError as error:
+        except (IgResearchError, OSError) as error:  # OSError: the archive could not be written
             _fail(error)
     click.echo(f"Cassette: {cassette} ({_count(recorder.recorded, 'new recording')})", err=True)
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
@@ -444,7 +445,7 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _fail(error: IgResearchError) -> NoReturn:
+def _fail(error: IgResearchError | OSError) -> NoReturn:
     """Print the error, and how to fix it on the command line; exit 2 for bad input, else 1."""
     click.echo(f"Error: {error}", err=True)
     if isinstance(error, CassetteError) and error.cassette is not None:

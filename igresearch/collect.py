@@ -204,8 +204,9 @@ class Stop:
     ``"cassette"``
         A replay has no recording of a request: a setup problem, so `collect` raises it.
     ``"archive"``
-        The archive could not be written (a read-only folder, a full disk). Answers that
-        arrive after the failed write are not stored.
+        The archive could not be written (a read-only folder, a full disk): a setup problem,
+        so `collect` raises the error, naming the archive. Answers that arrive after the failed
+        write are not stored.
     ``"max_requests"``
         As many URLs as `max_requests` were started.
     ``"interrupted"``
@@ -228,7 +229,7 @@ class Stop:
 
 
 #: Stops that are a setup problem, not an answer: `collect` raises their error after stopping.
-RAISED = frozenset({"cassette"})
+RAISED = frozenset({"cassette", "archive"})
 
 
 class _NoConnection(Exception):
@@ -385,8 +386,8 @@ def collect(
     ------
     AuthError
         Before the archive is touched, when there is no key.
-    CassetteError
-        After stopping, for a replay miss.
+    CassetteError, OSError
+        After stopping, for a replay miss or a failed archive write (nothing is sent after it).
 
     Examples
     --------
@@ -427,8 +428,6 @@ def collect(
         with ArchiveWriter(archive) as writer:
             run.writer = writer
             run.fetch_all(todo, concurrency)
-    except OSError as error:  # the archive could not be opened (or closed): see stop_rule
-        summary.stopped = summary.stopped or stop_rule(error)
     finally:
         run.close()
         summary.elapsed_s = time.monotonic() - started
@@ -517,11 +516,11 @@ class _Run:
                     "run again to resume.",
                 )
             return
-        if self.failure is not None:  # a replay miss, a bug
-            raise self.failure
         if not self.stop.is_set():
             for record in self.unconnected_records:
                 self._store(record)
+        if self.failure is not None:  # a replay miss, a failed write, a bug
+            raise self.failure
 
     def work(self, tasks: queue.SimpleQueue[tuple[int, str, str]], context: Context) -> None:
         """One worker: take URLs until none is left or the run stops."""
@@ -660,9 +659,10 @@ class _Run:
             assert self.writer is not None
             try:
                 self.writer.append(record)
-            except OSError as error:  # nothing more is paid for: see stop_rule
+            except OSError as error:  # nothing more is paid for; collect raises it
                 self.storing = False
                 self.summary.stopped = self.summary.stopped or stop_rule(error)
+                self.failure = self.failure or error
                 self.stop.set()
                 return
             self.summary.outcomes[record["outcome"]] += 1

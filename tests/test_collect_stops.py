@@ -409,9 +409,9 @@ main(sys.argv[2:], prog_name="igresearch")
 def test_item5_a_full_disk_stops_the_run_and_nothing_more_is_paid_for(
     fake_api: FakeAPI, tmp_path: Path
 ) -> None:
-    """Issue 11, item 5: the archive's disk fills up (a file size limit, EFBIG): one line names
-    the archive, exit 3, no traceback, the half-written line is cut off, and the server gets no
-    request after the one whose answer could not be stored."""
+    """Issue 11, item 5: the archive's disk fills up (a file size limit, EFBIG): one error line
+    names the archive, exit 1, no traceback, the half-written line is cut off, and the server
+    gets no request after the one whose answer could not be stored."""
     codes = [f"F1llup{i:05d}" for i in range(10)]
     urls, archive = tmp_path / "urls.txt", tmp_path / "archive.jsonl"
     urls.write_text("\n".join(codes) + "\n")
@@ -428,29 +428,29 @@ def test_item5_a_full_disk_stops_the_run_and_nothing_more_is_paid_for(
         timeout=HANG,
     )
 
-    assert done.returncode == 3, done.stderr
+    assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     [line] = [line for line in done.stderr.splitlines() if "File too large" in line]
-    assert line.startswith(f"Stopped early: could not write {archive} (File too large)")
+    assert line.startswith("Error: ") and str(archive) in line
     stored = records(archive)
     assert [r["shortcode"] for r in stored] == codes[:2]
     assert requested(fake_api) == codes[:3], "no request after the failed write"
 
 
-@pytest.mark.parametrize("where", ["read-only folder", "folder is a file"])
+@pytest.mark.parametrize("where", ["read-only folder", "lock is a folder"])
 def test_item5_an_archive_that_cannot_be_written_costs_nothing(
     fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """Issue 11, item 5: an archive in a read-only folder (or below a file) stops the run before
-    any request: one line naming the path, exit 3, no traceback."""
+    """Issue 11, item 5: an archive in a read-only folder (or whose lock file cannot be made)
+    stops the run before any request: one line naming the path, exit 1, no traceback."""
     folder = tmp_path / "study"
+    folder.mkdir()
     if where == "read-only folder":
         if os.geteuid() == 0:
             pytest.skip("root may write in a read-only folder")
-        folder.mkdir()
         folder.chmod(0o555)
     else:
-        folder.write_text("not a folder")
+        (folder / "archive.jsonl.lock").mkdir()
     archive = folder / "archive.jsonl"
     monkeypatch.setenv("MEMORIES_API_KEY", KEY)
     args = ["collect", "C0ffee00001", "--archive", str(archive), "--no-progress"]
@@ -458,10 +458,10 @@ def test_item5_an_archive_that_cannot_be_written_costs_nothing(
     if where == "read-only folder":
         folder.chmod(0o755)
 
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 1, result.output
     assert "Traceback" not in result.stderr
-    [line] = [line for line in result.stderr.splitlines() if "could not write" in line]
-    assert line.startswith(f"Stopped early: could not write {folder}")
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert str(folder) in line
     assert fake_api.requests == []
 
 
@@ -551,7 +551,8 @@ def test_item11_record_twice_requests_nothing_stored_again(
 
 def test_the_stop_rule_and_its_exit_codes(tmp_path: Path) -> None:
     """Issue 11, item 9 (what stops a run): one rule maps each error to its stop, or to None
-    for one URL's outcome; every stop but Ctrl-C is exit 3, Ctrl-C is 130."""
+    for one URL's outcome; every stop returned in the summary is exit 3, Ctrl-C 130 (a cassette
+    miss and a failed archive write are raised instead)."""
     from igresearch.collect import Plan, Stop, Summary, _NoConnection, stop_rule
     from igresearch.errors import (
         APIError,
@@ -586,7 +587,7 @@ def test_the_stop_rule_and_its_exit_codes(tmp_path: Path) -> None:
     )
 
     plan = Plan([("C0ffee00001", "u")], 1, [], 0, 0)
-    for reason in ["key", "credits", "archive", "max_requests", "no_connection", "retry_after"]:
+    for reason in ["key", "credits", "max_requests", "no_connection", "retry_after"]:
         summary = Summary(tmp_path / "a.jsonl", plan, stopped=Stop(reason, "why"))
         assert exit_code(summary) == 3, reason
     interrupted = Summary(tmp_path / "a.jsonl", plan, stopped=Stop("interrupted", "why"))
