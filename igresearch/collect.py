@@ -325,9 +325,9 @@ class Summary:
         else:
             counts = ", ".join(f"{k} {self.outcomes[k]}" for k in ("ok", "unavailable", "failed"))
             lines.append(
-                f"Outcomes: {counts}. URLs started: {self.urls_started}; requests sent: "
-                f"{self.requests_made}; answers received: {self.answers} (about "
-                f"{self.cost:.2f} USD at {self.price} USD each). Elapsed: {self.elapsed_s:.1f} s. "
+                f"Outcomes: {counts}. Requests made: {self.requests_made}. URLs started: "
+                f"{self.urls_started}; answers received: {self.answers} (about {self.cost:.2f} "
+                f"USD at {self.price} USD each). Elapsed: {self.elapsed_s:.1f} s. "
                 f"Archive: {archive or self.archive}"
             )
         if self.stopped:

@@ -390,7 +390,7 @@ def test_item9_the_summary_counts_urls_requests_answers_and_cost(
     assert summary.cost == pytest.approx(3.5)
     assert dict(summary.outcomes) == {"failed": 2, "ok": 2}
     assert (
-        "URLs started: 4; requests sent: 12; answers received: 7 (about 3.50 USD at 0.5 USD each)"
+        "Requests made: 12. URLs started: 4; answers received: 7 (about 3.50 USD at 0.5 USD each)"
     ) in summary.describe()
 
 
@@ -537,7 +537,7 @@ def test_item11_record_twice_requests_nothing_stored_again(
     second = runner.invoke(main, [*args, codes[0], "Hrec0r99999"])
     assert second.exit_code == 0, second.output
 
-    assert "requests sent: 6; answers received: 6 (about 0.06 USD" in first.stderr
+    assert "Requests made: 6. URLs started: 5; answers received: 6 (about 0.06 USD" in first.stderr
     assert Counter(requested(fake_api)) == Counter([*codes, codes[0], "Hrec0r99999"])
     archive = str(tmp_path / "replayed.jsonl")
     replayed = runner.invoke(
