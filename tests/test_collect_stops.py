@@ -437,25 +437,21 @@ def test_item5_a_full_disk_stops_the_run_and_nothing_more_is_paid_for(
     assert requested(fake_api) == codes[:3], "no request after the failed write"
 
 
-@pytest.mark.parametrize("where", ["read-only folder", "lock is a folder"])
-def test_item5_an_archive_that_cannot_be_written_costs_nothing(
-    fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+def test_item5_an_archive_in_a_read_only_folder_costs_nothing(
+    fake_api: FakeAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 11, item 5: an archive in a read-only folder (or whose lock file cannot be made)
-    stops the run before any request: one line naming the path, exit 1, no traceback."""
+    """Issue 11, item 5: an archive in a read-only folder stops the run before any request: one
+    error line naming the path, exit 1, no traceback."""
+    if os.geteuid() == 0:
+        pytest.skip("root may write in a read-only folder")
     folder = tmp_path / "study"
     folder.mkdir()
-    if where == "read-only folder":
-        if os.geteuid() == 0:
-            pytest.skip("root may write in a read-only folder")
-        folder.chmod(0o555)
-    else:
-        (folder / "archive.jsonl.lock").mkdir()
-    archive = folder / "archive.jsonl"
+    folder.chmod(0o555)
     monkeypatch.setenv("MEMORIES_API_KEY", KEY)
-    args = ["collect", "C0ffee00001", "--archive", str(archive), "--no-progress"]
-    result = CliRunner().invoke(main, [*args, "--base-url", fake_api.base_url])
-    if where == "read-only folder":
+    args = ["collect", "C0ffee00001", "--archive", str(folder / "archive.jsonl"), "--no-progress"]
+    try:
+        result = CliRunner().invoke(main, [*args, "--base-url", fake_api.base_url])
+    finally:
         folder.chmod(0o755)
 
     assert result.exit_code == 1, result.output
@@ -463,6 +459,20 @@ def test_item5_an_archive_that_cannot_be_written_costs_nothing(
     [line] = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert str(folder) in line
     assert fake_api.requests == []
+
+
+def test_item5_an_archive_that_cannot_be_opened_costs_nothing(
+    fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 11, item 5: an archive whose lock cannot be made (here a folder is in its way, which
+    stops root too) raises an OSError naming the path, before any request is sent."""
+    lock = tmp_path / "archive.jsonl.lock"
+    lock.mkdir()
+    with pytest.raises(OSError) as raised:
+        run(fake_api, tmp_path, ["C0ffee00001", "C0ffee00002"])
+    assert raised.value.filename is not None and str(lock) in str(raised.value.filename)
+    assert fake_api.requests == []
+    assert not (tmp_path / "archive.jsonl").exists()
 
 
 # --- item 11 and the stormy run ---
