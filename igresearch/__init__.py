@@ -39,6 +39,7 @@ from .errors import (
     MediaUnavailableError,
     RateLimitError,
     ResponseFormatError,
+    RetryAfterError,
     WrongPostError,
 )
 from .pseudonymize import pseudonymize
@@ -62,6 +63,7 @@ __all__ = [
     "MediaUnavailableError",
     "RateLimitError",
     "ResponseFormatError",
+    "RetryAfterError",
     "Tables",
     "WrongPostError",
     "__version__",

@@ -87,10 +87,14 @@ _AUTH_CODES = {"401", "403"}
 class Transient(Exception):
     """A failure worth retrying within the run; wraps the error to raise once retries run out."""
 
-    def __init__(self, error: APIError, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: APIError, retry_after: float | None = None, *, connected: bool = True
+    ) -> None:
         super().__init__(error.message)
         self.error = error
         self.retry_after = retry_after
+        #: False when no connection was made at all (refused, DNS, TLS).
+        self.connected = connected
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ record whose ``response`` or ``body`` had it cut out (the server echoed it) says
 
 One writer at a time: a lock file ``<archive>.lock`` (readable by its owner only) held with the
 operating system's file lock through :mod:`filelock`, which the OS releases even when the writer
-is killed. Every record is flushed and synced before the next, so a killed process leaves at
-most one partial last line. Readers skip it, and the next writer truncates it before
+is killed. Every record goes to the file in one piece (written whole, then synced, before the
+next; a write that fails half way is cut back off), so a killed process leaves at most one
+partial last line. Readers skip it, and the next writer truncates it before
 appending: the only rewrite ever made (a complete last record that merely lacks its newline is
 kept, and given one). The lock sits beside the file itself, so a symbolic link to the archive
 is locked too.
@@ -25,6 +26,7 @@ is locked too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -78,7 +80,7 @@ class ArchiveWriter:
             ) from None
         try:
             _repair_last_line(self.path)
-            self._file = self.path.open("ab")
+            self._file = self.path.open("ab", buffering=0)
         except BaseException:
             self._lock.release()
             raise
@@ -96,22 +98,33 @@ class ArchiveWriter:
             self._lock.release()
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line of strict JSON, flushed and synced to disk.
+        """Write one record as one line of strict JSON, synced to disk.
 
         Raises
         ------
         ValueError
             For NaN or an infinity in `record` (the client never lets one through): the archive
             only ever holds strict JSON.
+        OSError
+            When the line cannot be written whole (a full disk, a file size limit); the part
+            written is cut off again, and the error's ``filename`` is the archive's path.
         """
         options: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False}
         try:
             line = json.dumps(record, ensure_ascii=False, **options).encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (half an emoji) in the answer: escape it
             line = json.dumps(record, **options).encode("ascii")
-        self._file.write(line + b"\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        descriptor = self._file.fileno()
+        start = os.fstat(descriptor).st_size
+        try:
+            rest = memoryview(line + b"\n")
+            while rest:  # a disk that fills up takes part of a line, then refuses the rest
+                rest = rest[os.write(descriptor, rest) :]
+            os.fsync(descriptor)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, start)
+            raise OSError(error.errno, error.strerror, str(self.path)) from error
 
 
 def _repair_last_line(path: Path) -> None:

@@ -212,6 +212,23 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="USD per request, for the estimated cost.",
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option(
+            "--timeout",
+            default=60.0,
+            show_default=True,
+            type=_Number(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Most seconds one attempt may take.",
+        ),
+        click.option(
+            "--retry-budget",
+            default=600.0,
+            show_default=True,
+            type=_Number(min=0),
+            metavar="SECONDS",
+            help="Most seconds one URL's retries may wait in all; a longer Retry-After stops "
+            "the run (exit 3) and says when to resume.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -220,7 +237,9 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def exit_code(summary: Summary) -> int:
     """A run's exit status: 0 every URL stored, 1 some failed, 2 no valid input, 3 stopped
-    early (rejected key, no credits, --max-requests), 130 interrupted (Ctrl-C)."""
+    early (rejected key, no credits, --max-requests, no connection to the API, a Retry-After
+    beyond --retry-budget), 130 interrupted (Ctrl-C). A cassette miss or a failed archive write
+    is raised, and is exit 1."""
     if summary.interrupted:
         return EXIT_INTERRUPTED
     if summary.plan.valid == 0:
@@ -300,7 +319,9 @@ def collect(
     The plan (valid, duplicate and invalid lines, what the archive holds, what will be
     requested and its cost) is printed before the first request.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
+    3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
+    beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
+    answers in flight). An archive that cannot be written is exit 1.
     """
     entries = _entries(urls, from_file)
     with _replaying(replay_from):
@@ -347,6 +368,8 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
     stop = None
     if summary.stopped and summary.stopped.reason == "max_requests":
         stop = f"--max-requests {max_requests} reached; run again to continue."
+    if summary.stopped and summary.stopped.reason == "retry_after":
+        stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
     click.echo(summary.describe(stop=stop, archive=archive), err=True)
     sys.exit(exit_code(summary))
 
@@ -474,7 +497,9 @@ def record(
     left out ("already recorded"; replay them with collect --replay), --dry-run and
     --max-requests count only what would be paid for; new answers are added, earlier ones kept.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
-    3 stopped early (rejected key, no credits, --max-requests), 130 interrupted.
+    3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
+    beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
+    answers in flight). An archive that cannot be written is exit 1.
     """
     from .cassettes import replay
     from .collect import _count

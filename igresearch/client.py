@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
 import requests
+import urllib3
 from requests.adapters import BaseAdapter
 
 from . import __version__, cassettes, redact
 from .answers import MAX_BODY_BYTES, Answer, Transient, judge, receive
 from .deadline import DeadlineAdapter
-from .errors import APIError, AuthError, CassetteError, RateLimitError
+from .errors import APIError, AuthError, CassetteError, RateLimitError, RetryAfterError
 from .urls import canonical_url, parse_shortcode
 
 __all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched", "Throttle"]
@@ -25,8 +27,6 @@ __all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched", "Throttle"]
 DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 CHANNELS = ("apify", "rapid", "memories.ai")
 ENDPOINT = "/instagram/video/metadata"
-
-_MAX_RETRY_AFTER_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,11 @@ class Throttle(Protocol):
     def relax(self) -> None:
         """A request succeeded: speed back up towards the set rate."""
 
+    def attempted(self, *, answered: bool, connected: bool) -> None:
+        """An attempt ended: with an HTTP answer (any status) or not, and whether it connected at
+        all (a refused connection, a failed DNS lookup or TLS handshake did not). May raise, to
+        end the fetch there."""
+
 
 class Client:
     """A client of the memories.ai Instagram video metadata endpoint.
@@ -80,6 +85,11 @@ class Client:
         a longer one is a failure, not retried.
     backoff
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
+        A ``Retry-After`` header is waited for instead.
+    retry_budget
+        The most seconds one URL's retries may wait in all (back-off and ``Retry-After``).
+        When the API asks to wait beyond it, :class:`~igresearch.errors.RetryAfterError` says
+        until when; a back-off beyond it ends the retries.
     throttle
         Paces every attempt (retries included); shared by a collection's workers.
     transport
@@ -124,11 +134,14 @@ class Client:
         transport: BaseAdapter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        retry_budget: float = 600.0,
     ) -> None:
         if channel not in CHANNELS:
             raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
+        if not (math.isfinite(retry_budget) and retry_budget >= 0):
+            raise ValueError(f"retry_budget must be 0 or more seconds, not {retry_budget}.")
         if not 1 <= max_body_bytes <= cassettes.MAX_BODY_BYTES:
             raise ValueError(
                 f"max_body_bytes must be 1 to {cassettes.MAX_BODY_BYTES}, not {max_body_bytes}."
@@ -142,6 +155,7 @@ class Client:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_body_bytes = max_body_bytes
+        self.retry_budget = retry_budget
         self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -218,26 +232,39 @@ class Client:
             )
         self.require_key(canonical)
         body = {"video_url": canonical, "channel": self.channel}
-        attempt = 0
+        attempt, waited = 0, 0.0
         while True:
             attempt += 1
             if self._throttle:
                 self._throttle.wait()
+            answer: Answer | None = None
             try:
                 answer = self._post(body, canonical)
                 envelope = judge(answer, canonical)
             except Transient as transient:
-                if self._throttle and isinstance(transient.error, RateLimitError):
-                    self._throttle.penalize(transient.retry_after)
-                if attempt > self.max_retries:
-                    transient.error.attempts = attempt
-                    raise self._redacted(transient.error) from None
-                self._sleep(self._delay(attempt, transient.retry_after))
+                error, retry_after = transient.error, transient.retry_after
+                error.attempts = attempt
+                if self._throttle:
+                    self._throttle.attempted(
+                        answered=answer is not None, connected=transient.connected
+                    )
+                delay = self._delay(attempt, retry_after)
+                if retry_after is not None and waited + delay > self.retry_budget:
+                    raise self._redacted(self._wait_too_long(error, retry_after)) from None
+                if self._throttle and isinstance(error, RateLimitError):
+                    self._throttle.penalize(retry_after)
+                if attempt > self.max_retries or waited + delay > self.retry_budget:
+                    raise self._redacted(error) from None
+                waited += delay
+                self._sleep(delay)
                 continue
             except APIError as error:
+                if self._throttle:
+                    self._throttle.attempted(answered=answer is not None, connected=True)
                 error.attempts = attempt
                 raise self._redacted(error) from None
             if self._throttle:
+                self._throttle.attempted(answered=True, connected=True)
                 self._throttle.relax()
             return Fetched(
                 url=canonical,
@@ -260,14 +287,16 @@ class Client:
                 timeout=self.timeout,
                 stream=True,
             )
-        except requests.Timeout:
+        except requests.Timeout as exc:
             error = APIError(f"No answer within {self.timeout:g} s for {canonical}.", url=canonical)
+            connected = not isinstance(exc, requests.ConnectTimeout)
         except requests.ConnectionError as exc:
             error = APIError(
                 f"Could not reach the API at {self.base_url} for {canonical} "
                 f"({type(exc).__name__}). Check the network and MEMORIES_BASE_URL.",
                 url=canonical,
             )
+            connected = not _failed_to_connect(exc)
         except requests.RequestException as exc:  # e.g. a base URL without http://
             raise APIError(
                 f"Could not send the request to {self.base_url} for {canonical} "
@@ -284,7 +313,7 @@ class Client:
                 url=canonical,
             )
         error.retriable = True
-        raise Transient(error)
+        raise Transient(error, connected=connected)
 
     def _redacted(self, error: APIError) -> APIError:
         """The error, with the key cut out of its message should anything have echoed it (its
@@ -294,8 +323,41 @@ class Client:
             error.args = (error.message,)
         return error
 
+    def _wait_too_long(self, error: APIError, retry_after: float) -> RetryAfterError:
+        """The error that ends the retries when the API asks to wait beyond the budget."""
+        resume_at = datetime.now(UTC) + timedelta(seconds=retry_after)
+        late = RetryAfterError(
+            f"The API asked to wait {_duration(retry_after)} (Retry-After, HTTP {error.status}) "
+            f"for {error.url}, beyond the retry budget of {_duration(self.retry_budget)}. "
+            f"Resume after {resume_at:%Y-%m-%d %H:%M:%S} UTC (in {_duration(retry_after)}).",
+            resume_at=resume_at,
+            status=error.status,
+            code=error.code,
+            url=error.url,
+            date=error.date,
+        )
+        late.attempts = error.attempts
+        return late
+
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, _MAX_RETRY_AFTER_S)
+            return retry_after
         ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
+
+
+def _failed_to_connect(exc: requests.ConnectionError) -> bool:
+    """Whether no connection was made at all (refused, no route, DNS, TLS), as opposed to one
+    that broke during the exchange."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)  # DNS failures are one too
+
+
+def _duration(seconds: float) -> str:
+    """'45 s', '12 min', '2 h 5 min'."""
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"

@@ -1,7 +1,9 @@
 """Many URLs: plan (de-duplicate, resume), then fetch with N threads under one rate limit.
 
 Every URL's final outcome goes to the archive (:mod:`igresearch.archive`) as soon as it is known,
-so a run can be interrupted at any moment and resumed without paying twice. What stops a run,
+so a run can be interrupted at any moment and resumed without paying twice. (A URL whose last
+attempt failed to connect is stored when the run ends: it may be the start of a lost
+connection, which stops the run without recording the URLs it cut off.) What stops a run,
 rather than being one URL's outcome, is decided in one place: :func:`stop_rule`.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import contextvars
 import os
+import queue
 import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from contextvars import Context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +33,7 @@ from .errors import (
     InsufficientCreditsError,
     InvalidURLError,
     MediaUnavailableError,
+    RetryAfterError,
 )
 from .urls import canonical_url, parse_shortcode
 
@@ -52,7 +56,8 @@ class RateLimiter:
     Requests are spaced at least ``1/rate`` apart, and a sliding window caps any second at
     ``rate`` (so 7.5 allows 7 in any second, at most). A 429 pauses everyone (for
     ``Retry-After`` when given) and halves the pace; each success adds back a twentieth of
-    the set rate.
+    the set rate. `sleep` is injected for tests; by default the wait ends at once when the
+    run stops (see :meth:`wait`).
     """
 
     def __init__(
@@ -60,7 +65,7 @@ class RateLimiter:
         rate: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be a positive number of requests per second, not {rate}.")
@@ -69,13 +74,18 @@ class RateLimiter:
         self._cap = max(1, int(rate))
         self._sent: deque[float] = deque()
         self._paused_until = float("-inf")
+        self._why = ""
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
-        """Block until a request may go, and count it as sent."""
+    def wait(self, stop: threading.Event | None = None) -> bool:
+        """Block until a request may go, and count it as sent; or return False, counting
+        nothing, as soon as `stop` is set."""
+        idle = stop or threading.Event()
         with self._lock:
             while True:
+                if idle.is_set():
+                    return False
                 now = self._clock()
                 while self._sent and now - self._sent[0] >= 1.0:
                     self._sent.popleft()
@@ -86,8 +96,16 @@ class RateLimiter:
                     ready = max(ready, self._sent[0] + 1.0)
                 if now >= ready:
                     self._sent.append(now)
-                    return
-                self._sleep(ready - now)
+                    return True
+                if self._sleep is None:
+                    idle.wait(ready - now)
+                else:
+                    self._sleep(ready - now)
+
+    def paused(self) -> tuple[float, str] | None:
+        """(seconds left, why) while a 429 holds everyone, else None."""
+        left = self._paused_until - self._clock()
+        return (left, self._why) if left > 0 else None
 
     def penalize(self, retry_after: float | None) -> None:
         """Slow everyone down after a 429 (once per pause, however many threads saw it)."""
@@ -96,8 +114,12 @@ class RateLimiter:
             if now < self._paused_until:
                 return
             self._pace = max(self._pace / 2, 1 / 60)
-            pause = retry_after if retry_after is not None else 1.0 / self._pace
-            self._paused_until = now + min(pause, 600.0)
+            if retry_after is None:
+                pause, self._why = 1.0 / self._pace, "rate limited (HTTP 429), slowing down"
+            else:
+                pause, self._why = retry_after, "the API asked (Retry-After)"
+            # No cap here: the client's retry budget decides whether a long pause ends the run.
+            self._paused_until = now + pause
 
     def relax(self) -> None:
         """Speed back up towards the set rate after a success."""
@@ -210,11 +232,32 @@ def plan_collection(
 
 @dataclass(frozen=True)
 class Stop:
-    """Why a run ended before its plan was done.
+    """Why a run ended before its plan was done; `message` says what happened and what to do.
 
-    `reason` is ``"key"`` (rejected), ``"credits"``, ``"cassette"`` (a replay miss),
-    ``"archive"`` (a failed write), ``"max_requests"`` or ``"interrupted"`` (Ctrl-C); `message`
-    says what happened and what to do.
+    `reason` is one of:
+
+    ``"key"``
+        The API rejected the key (401/403). That answer is stored.
+    ``"credits"``
+        No credits left (402). That answer is stored.
+    ``"cassette"``
+        A replay has no recording of a request: a setup problem, so `collect` raises it.
+    ``"archive"``
+        The archive could not be written (a read-only folder, a full disk): a setup problem,
+        so `collect` raises the error, naming the archive. Answers that arrive after the failed
+        write are not stored.
+    ``"max_requests"``
+        As many URLs as `max_requests` were started.
+    ``"interrupted"``
+        Ctrl-C (KeyboardInterrupt): answers in flight were stored, unless it came twice.
+    ``"no_connection"``
+        The last attempts (at least 5, and twice the concurrency) all failed to connect: the
+        URLs not answered are not recorded as failed.
+    ``"retry_after"``
+        The API asked to wait (Retry-After) beyond a URL's retry budget; the message says when
+        to resume. The URLs not answered, that one included, are not recorded as failed.
+
+    In every case no further request is sent, not even one already waiting for its turn.
     """
 
     reason: str
@@ -226,6 +269,10 @@ class Stop:
 
 #: Stops that are a setup problem, not an answer: `collect` raises their error after stopping.
 RAISED = frozenset({"cassette", "archive"})
+
+
+class _NoConnection(Exception):
+    """The last attempts of a run all failed to connect."""
 
 
 def stop_rule(error: BaseException) -> Stop | None:
@@ -245,10 +292,19 @@ def stop_rule(error: BaseException) -> Stop | None:
         return Stop("key", str(error))
     if isinstance(error, InsufficientCreditsError):
         return Stop("credits", str(error))
+    if isinstance(error, RetryAfterError):
+        return Stop("retry_after", f"{error} Run again then; nothing more was sent.")
     if isinstance(error, CassetteError):
         return Stop("cassette", str(error))
+    if isinstance(error, _NoConnection):
+        return Stop("no_connection", str(error))
     if isinstance(error, OSError):  # network errors reach collect as APIError: this is a file
-        return Stop("archive", f"the archive could not be written ({error}); nothing more sent.")
+        where = error.filename or "the archive"
+        return Stop(
+            "archive",
+            f"could not write {where} ({error.strerror or error}); nothing more was sent. "
+            "Make the folder writable or free some space, then run again to resume.",
+        )
     if isinstance(error, KeyboardInterrupt):
         return Stop(
             "interrupted", "in-flight requests were finished and stored; run again to resume."
@@ -258,7 +314,13 @@ def stop_rule(error: BaseException) -> Stop | None:
 
 @dataclass
 class Summary:
-    """The outcome of a collection run; ``print(summary)`` describes it."""
+    """The outcome of a collection run; ``print(summary)`` describes it.
+
+    `urls_started` counts URLs for which a request was sent (what `max_requests` caps),
+    `requests_made` every request sent (retries included), `answers` the HTTP answers received
+    (any status: what the API may bill). Under a replay that only replays, `price` is 0; while
+    recording, answers replayed from the cassette are counted as if paid.
+    """
 
     archive: Path
     plan: Plan
@@ -268,11 +330,18 @@ class Summary:
     stopped: Stop | None = None
     dry_run: bool = False
     price: float = PRICE_USD
+    urls_started: int = 0
+    answers: int = 0
 
     @property
     def interrupted(self) -> bool:
         """Whether Ctrl-C ended the run."""
         return self.stopped is not None and self.stopped.reason == "interrupted"
+
+    @property
+    def cost(self) -> float:
+        """Estimated cost in USD: answers received times the price."""
+        return self.answers * self.price
 
     def __str__(self) -> str:
         return self.describe()
@@ -291,8 +360,10 @@ class Summary:
         else:
             counts = ", ".join(f"{k} {self.outcomes[k]}" for k in ("ok", "unavailable", "failed"))
             lines.append(
-                f"Outcomes: {counts}. Requests made: {self.requests_made}. "
-                f"Elapsed: {self.elapsed_s:.1f} s. Archive: {archive or self.archive}"
+                f"Outcomes: {counts}. Requests made: {self.requests_made}. URLs started: "
+                f"{self.urls_started}; answers received: {self.answers} (about {self.cost:.2f} "
+                f"USD at {self.price} USD each). Elapsed: {self.elapsed_s:.1f} s. "
+                f"Archive: {archive or self.archive}"
             )
         if self.stopped:
             label = "Interrupted" if self.interrupted else "Stopped early"
@@ -321,7 +392,9 @@ def collect(
     """Fetch many posts into the archive, resuming where earlier runs stopped.
 
     Inside ``with replay(cassette):`` every worker answers from the cassette (or records into
-    it), at any concurrency.
+    it), at any concurrency. Ctrl-C (KeyboardInterrupt) stops the run: nothing more is sent,
+    retry waits end at once, answers in flight are stored; a second Ctrl-C while they are
+    awaited returns at once, and answers arriving later are not stored.
 
     Parameters
     ----------
@@ -344,13 +417,13 @@ def collect(
         :func:`plan_collection`; ``igresearch record`` passes ``replay.holds``).
     client_options
         Passed to each worker's :class:`~igresearch.client.Client` (api_key, base_url,
-        timeout, max_retries, transport...).
+        timeout, max_retries, backoff, retry_budget, transport...).
 
     Returns
     -------
     Summary
-        Counts by outcome, requests made, elapsed time, and why the run stopped early
-        (``stopped``: see :func:`stop_rule`).
+        Counts by outcome, URLs started, requests sent, answers received, elapsed time, and why
+        the run stopped early (``stopped``: see :func:`stop_rule` and :class:`Stop`).
 
     Raises
     ------
@@ -359,7 +432,7 @@ def collect(
     AuthError
         Before the archive is touched, when there is no key.
     CassetteError, OSError
-        After stopping, for a replay miss or a failed archive write.
+        After stopping, for a replay miss or a failed archive write (nothing is sent after it).
 
     Examples
     --------
@@ -386,6 +459,9 @@ def collect(
         refresh_older_than=refresh_older_than,
         recorded=recorded,
     )
+    replaying = cassettes.active()
+    if replaying is not None and replaying.keyless:
+        price = 0.0  # every answer comes from the cassette: nothing is paid
     if on_plan is not None:
         on_plan(plan)
     summary = Summary(Path(archive), plan, dry_run=dry_run, price=price)
@@ -399,22 +475,7 @@ def collect(
     try:
         with ArchiveWriter(archive) as writer:
             run.writer = writer
-            with ThreadPoolExecutor(concurrency, thread_name_prefix="igresearch") as pool:
-                # Each task runs in a copy of this context: it sees an open replay.
-                futures = [
-                    pool.submit(contextvars.copy_context().run, run.fetch_one, n, code, url)
-                    for n, (code, url) in enumerate(todo)
-                ]
-                try:
-                    for future in futures:
-                        future.result()
-                except BaseException as error:
-                    run.stop.set()  # in-flight requests finish and are stored; no new ones
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    stop = stop_rule(error)
-                    if stop is None or stop.reason in RAISED:
-                        raise
-                    summary.stopped = stop
+            run.fetch_all(todo, concurrency)
     finally:
         run.close()
         summary.elapsed_s = time.monotonic() - started
@@ -425,6 +486,15 @@ def collect(
     return summary
 
 
+def _join(workers: list[threading.Thread]) -> None:
+    """Wait for the workers in steps of a quarter second, never for good: once a library such
+    as polars runs threads of its own, Ctrl-C may wake one of those instead, and the main thread
+    only sees it between two waits."""
+    for worker in workers:
+        while worker.is_alive():
+            worker.join(0.25)
+
+
 class _Cancelled(Exception):
     """The run stopped while a request waited for its turn: it is not sent."""
 
@@ -432,6 +502,9 @@ class _Cancelled(Exception):
 class _Run:
     """State shared by the worker threads of one collection; also their throttle, so that a
     request still waiting for its turn when the run stops is never sent."""
+
+    #: Seconds the shared limiter must hold everyone before the progress bar says so.
+    SAY_WAIT_S = 3.0
 
     def __init__(
         self,
@@ -449,20 +522,99 @@ class _Run:
         self.local = threading.local()
         self.clients: list[Client] = []
         self.writer: ArchiveWriter | None = None
+        self.storing = True  # False after a failed write, or when a second Ctrl-C gave up
+        self.failure: BaseException | None = None  # a worker's error that ends the run
+        self.no_connection_after = 5
+        self.unconnected = 0  # attempts in a row, across workers, that failed to connect
+        self.unconnected_records: list[dict[str, Any]] = []  # stored if the run does not stop
         self.bar = _progress_bar(total) if progress else None
+        self.waiting_said = False
+
+    def fetch_all(self, todo: list[tuple[str, str]], concurrency: int) -> None:
+        """Fetch every URL of `todo` and store its outcome, until done or stopped.
+
+        On Ctrl-C nothing more is sent and the answers in flight are awaited and stored; a
+        second Ctrl-C gives up on them at once. The workers are daemon threads, so that those
+        given up on never keep the process alive.
+        """
+        self.no_connection_after = max(5, 2 * concurrency)
+        tasks: queue.SimpleQueue[tuple[int, str, str]] = queue.SimpleQueue()
+        for position, (shortcode, url) in enumerate(todo):
+            tasks.put((position, shortcode, url))
+        context = contextvars.copy_context()  # the workers see an open replay
+        workers = [
+            threading.Thread(target=self.work, args=(tasks, context), daemon=True, name=name)
+            for name in (f"igresearch-{n}" for n in range(min(concurrency, len(todo))))
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            _join(workers)
+        except KeyboardInterrupt as error:
+            self.stop.set()  # no new request; retry waits end; in-flight answers are stored
+            self.summary.stopped = stop_rule(error)
+            try:
+                _join(workers)
+            except KeyboardInterrupt:
+                with self.lock:  # after any append under way: the archive stays whole
+                    self.storing = False
+                self.summary.stopped = Stop(
+                    "interrupted",
+                    "Ctrl-C twice: the answers still in flight were not awaited, nor stored; "
+                    "run again to resume.",
+                )
+            return
+        if not self.stop.is_set():
+            for record in self.unconnected_records:
+                self._store(record)
+        if self.failure is not None:  # a replay miss, a failed write, a bug
+            raise self.failure
+
+    def work(self, tasks: queue.SimpleQueue[tuple[int, str, str]], context: Context) -> None:
+        """One worker: take URLs until none is left or the run stops."""
+        while not self.stop.is_set():
+            try:
+                position, shortcode, url = tasks.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                context.copy().run(self.fetch_one, position, shortcode, url)
+            except BaseException as error:  # fetch_one stopped the run: the caller raises it
+                with self.lock:
+                    self.failure = self.failure or error
+                return
 
     def client(self) -> Client:
         if not hasattr(self.local, "client"):
-            client = Client(channel=self.channel, throttle=self, **self.client_options)
+            # Retry waits end at once when the run stops (unless the caller brings a sleep).
+            options = {"sleep": self.stop.wait} | self.client_options
+            client = Client(channel=self.channel, throttle=self, **options)
             self.local.client = client
             with self.lock:
                 self.clients.append(client)
         return self.local.client  # type: ignore[no-any-return]
 
+    def halt(self, stop: Stop) -> None:
+        """Stop the run for `stop`, unless it already stopped for another reason."""
+        with self.lock:
+            self.summary.stopped = self.summary.stopped or stop
+        self.stop.set()
+
+    # -- the throttle of every client (igresearch.client.Throttle) --
+
     def wait(self) -> None:
-        self.limiter.wait()
-        if self.stop.is_set():
+        paused = self.limiter.paused()
+        if paused is not None and paused[0] > self.SAY_WAIT_S:
+            self._say(f"waiting {paused[0]:.0f} s: {paused[1]}")
+        sent = self.limiter.wait(self.stop)
+        self._say(None)
+        if not sent or self.stop.is_set():
             raise _Cancelled
+        with self.lock:
+            self.summary.requests_made += 1
+            if not self.local.started:
+                self.local.started = True
+                self.summary.urls_started += 1
 
     def penalize(self, retry_after: float | None) -> None:
         self.limiter.penalize(retry_after)
@@ -470,10 +622,25 @@ class _Run:
     def relax(self) -> None:
         self.limiter.relax()
 
+    def attempted(self, *, answered: bool, connected: bool) -> None:
+        self.local.connected = connected
+        with self.lock:
+            self.summary.answers += answered
+            self.unconnected = 0 if connected else self.unconnected + 1
+            if self.unconnected < self.no_connection_after:
+                return
+        raise _NoConnection(
+            f"could not connect to the API at {self.client().base_url}: the last "
+            f"{self.unconnected} attempts all failed to connect (refused, DNS or TLS). Nothing "
+            "more was sent, and the URLs not answered are not recorded as failed. Check the "
+            "network and the base URL (MEMORIES_BASE_URL), then run again to resume."
+        )
+
+    # -- one URL --
+
     def fetch_one(self, position: int, shortcode: str, url: str) -> None:
-        if self.stop.is_set():
-            return
         cassettes.set_position(self, position)
+        self.local.started, self.local.connected = False, True
         requested_at = _now()
         record: dict[str, Any] = {
             "archive_version": ARCHIVE_VERSION,
@@ -485,7 +652,15 @@ class _Run:
         }
         try:
             fetched = self.client().fetch(url)
+        except _Cancelled:  # not sent: the URL stays to do, for the next run
+            return
         except APIError as error:  # an answer: store it
+            stop = stop_rule(error)
+            unanswered = error.status is None and self.stop.is_set()
+            if (stop is not None and stop.reason == "retry_after") or unanswered:
+                if stop is not None:
+                    self.halt(stop)
+                return  # nothing learnt about the post while the run stops: still to do
             unavailable = isinstance(error, MediaUnavailableError)
             record.update(
                 outcome="unavailable" if unavailable else "failed",
@@ -504,15 +679,19 @@ class _Run:
                 record["body"] = error.body
             if error.redacted:
                 record["redacted"] = True
-            if stop := stop_rule(error):  # an answer that ends the run: stored all the same
+            if stop is not None:  # an answer that ends the run: stored all the same
+                self.halt(stop)
+            elif not self.local.connected:  # perhaps a lost connection: see fetch_all
                 with self.lock:
-                    self.summary.stopped = self.summary.stopped or stop
+                    self.unconnected_records.append(record)
+                return
+        except BaseException as error:  # no answer to store
+            stop = stop_rule(error)
+            if stop is None or stop.reason in RAISED:  # a replay miss, a bug
                 self.stop.set()
-        except _Cancelled:  # not sent: the URL stays to do, for the next run
+                raise
+            self.halt(stop)  # no connection
             return
-        except BaseException:  # no answer to store: a replay miss, Ctrl-C, a bug
-            self.stop.set()
-            raise
         else:
             record.update(
                 outcome="ok",
@@ -529,16 +708,32 @@ class _Run:
 
     def _store(self, record: dict[str, Any]) -> None:
         with self.lock:
+            if not self.storing:
+                return
             assert self.writer is not None
-            self.writer.append(record)
+            try:
+                self.writer.append(record)
+            except OSError as error:  # nothing more is paid for; collect raises it
+                self.storing = False
+                self.summary.stopped = self.summary.stopped or stop_rule(error)
+                self.failure = self.failure or error
+                self.stop.set()
+                return
             self.summary.outcomes[record["outcome"]] += 1
-            self.summary.requests_made += record["attempts"] or 0
             if self.bar is not None:
                 self.bar.update(1)
                 self.bar.set_postfix(
                     {k: self.summary.outcomes[k] for k in ("ok", "unavailable", "failed")},
                     refresh=False,
                 )
+
+    def _say(self, waiting: str | None) -> None:
+        """Show on the progress bar why everyone waits, or (None) that they no longer do."""
+        if self.bar is None or (waiting is None and not self.waiting_said):
+            return
+        with self.lock:
+            self.waiting_said = waiting is not None
+            self.bar.set_description_str(f"collect ({waiting})" if waiting else "collect")
 
     def close(self) -> None:
         for client in self.clients:

@@ -9,6 +9,7 @@
         ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
         ├── InsufficientCreditsError    no credits left (402/0402)
         ├── RateLimitError          still rate-limited (429/0429) after every retry
+        ├── RetryAfterError         asked to wait (Retry-After) beyond the retry budget
         ├── MediaUnavailableError   success, but the post is deleted, private or login-walled
         └── ResponseFormatError     the body is HTML, truncated, too large, not strict JSON in
             │                       UTF-8, or an unknown envelope
@@ -36,6 +37,7 @@ __all__ = [
     "MediaUnavailableError",
     "RateLimitError",
     "ResponseFormatError",
+    "RetryAfterError",
     "WrongPostError",
 ]
 
@@ -128,6 +130,17 @@ class RateLimitError(APIError):
     """The API still answered 429/0429 after every retry."""
 
     retriable = True
+
+
+class RetryAfterError(APIError):
+    """The API asked to wait (Retry-After) beyond the retry budget; `resume_at` says until when."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, resume_at: datetime, **details: Any) -> None:
+        super().__init__(message, **details)
+        #: When the API said requests may be sent again (UTC).
+        self.resume_at = resume_at
 
 
 class MediaUnavailableError(APIError):
