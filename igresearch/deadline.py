@@ -109,8 +109,8 @@ class DeadlineAdapter(HTTPAdapter):
         timer.start()
         try:
             return super().send(request, stream, timeout, verify, cert, proxies)
-        except requests.ConnectionError:
-            if watch.fired:
+        except requests.ConnectionError as error:
+            if watch.fired and not isinstance(error, requests.Timeout):  # not a connect timeout
                 raise requests.ReadTimeout(f"No headers within {limit:g} s.") from None
             raise
         finally:
