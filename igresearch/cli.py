@@ -370,7 +370,7 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
         stop = f"--max-requests {max_requests} reached; run again to continue."
     if summary.stopped and summary.stopped.reason == "retry_after":
         stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
-    click.echo(summary.describe(stop=stop, archive=archive), err=True)
+    click.echo(summary.describe(stop=stop, archive=archive, with_plan=False), err=True)
     sys.exit(exit_code(summary))
 
 

@@ -346,12 +346,15 @@ class Summary:
     def __str__(self) -> str:
         return self.describe()
 
-    def describe(self, *, stop: str | None = None, archive: str | None = None) -> str:
+    def describe(
+        self, *, stop: str | None = None, archive: str | None = None, with_plan: bool = True
+    ) -> str:
         """The summary as text. `stop` and `archive`, when given, replace the words on why the
         run stopped and the archive's path (the command line names its flags where the library
-        names parameters, and says when the archive was a temporary one)."""
+        names parameters, and says when the archive was a temporary one); ``with_plan=False``
+        leaves out the plan's line (the command line printed it before the run)."""
         plan = self.plan
-        lines = [plan.describe(self.price)]
+        lines = [plan.describe(self.price)] if with_plan else []
         if self.dry_run:
             lines.append(
                 f"Dry run: would make {_count(len(plan.to_request), 'request')}, about "

@@ -82,7 +82,8 @@ def test_a_pasted_list_with_words_quotes_and_a_semicolon_csv(
         "Plan: 2 valid URLs (1 duplicate, 1 invalid); 0 already in the archive; 2 to request, "
         "about 0.02 USD."
     )
-    assert lines[3].startswith("Outcomes: ok 2, unavailable 0, failed 0. Requests made: 2.")
+    assert lines[2].startswith("Outcomes: ok 2, unavailable 0, failed 0. Requests made: 2.")
+    assert sum(line.startswith("2 valid URLs") for line in lines) == 0, "the plan is not repeated"
     assert sorted(r.json["video_url"] for r in fake_api.requests) == [
         "https://www.instagram.com/reel/C0ffee00001/",
         "https://www.instagram.com/reel/C0ffee00002/",
