@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .client import CHANNELS
+from .collect import MAX_RATE, MIN_RATE
 from .errors import ArchiveFormatError, CassetteError, IgResearchError, InvalidURLError
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--rate",
             default=5.0,
             show_default=True,
-            type=_Number(0.01, 1000),
+            type=_Number(MIN_RATE, MAX_RATE),
             help="Most requests per second, all threads together.",
         ),
         click.option(

@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 PRICE_USD = 0.01
+#: The rates a :class:`RateLimiter` accepts, in requests per second.
+MIN_RATE, MAX_RATE = 0.01, 1000.0
 
 
 class RateLimiter:
@@ -67,8 +69,10 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be a positive number of requests per second, not {rate}.")
+        if not MIN_RATE <= rate <= MAX_RATE:  # false for nan too
+            raise ValueError(
+                f"rate must be {MIN_RATE:g} to {MAX_RATE:g} requests per second, not {rate}."
+            )
         self.rate = rate
         self._pace = rate
         self._cap = max(1, int(rate))

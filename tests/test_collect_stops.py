@@ -598,3 +598,13 @@ def test_the_stop_rule_and_its_exit_codes(tmp_path: Path) -> None:
         assert exit_code(summary) == 3, reason
     interrupted = Summary(tmp_path / "a.jsonl", plan, stopped=Stop("interrupted", "why"))
     assert exit_code(interrupted) == 130
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), 1e-300, 0.0, -1.0, 1e6])
+def test_item23_a_rate_the_limiter_cannot_keep_is_refused_in_the_library_too(rate: float) -> None:
+    """Issue 11, item 23: the library refuses, as the command line does, a rate it cannot keep
+    (inf overflowed, 1e-300 asked for a wait of 1e300 s), before anything is sent."""
+    from igresearch.collect import RateLimiter
+
+    with pytest.raises(ValueError, match="rate must be 0.01 to 1000 requests per second"):
+        RateLimiter(rate)
