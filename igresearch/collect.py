@@ -455,6 +455,9 @@ def collect(
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}.")
+    limiter = limiter or RateLimiter(rate)
+    with Client(channel=channel, **client_options) as probe:
+        pass  # its options are checked before anything is read or sent; its key, later
     entries = [
         (u if isinstance(u, tuple) else (f"argument {i + 1}", u)) for i, u in enumerate(urls)
     ]
@@ -475,9 +478,8 @@ def collect(
     if dry_run or not plan.to_request:
         return summary
     todo = plan.to_request[:max_requests] if max_requests is not None else plan.to_request
-    with Client(channel=channel, **client_options) as probe:
-        probe.require_key()  # fail once, before the archive is touched, not once per URL
-    run = _Run(summary, channel, limiter or RateLimiter(rate), client_options, progress, len(todo))
+    probe.require_key()  # fail once, before the archive is touched, not once per URL
+    run = _Run(summary, channel, limiter, client_options, progress, len(todo))
     started = time.monotonic()
     try:
         with ArchiveWriter(archive) as writer:

@@ -608,3 +608,23 @@ def test_item23_a_rate_the_limiter_cannot_keep_is_refused_in_the_library_too(rat
 
     with pytest.raises(ValueError, match="rate must be 0.01 to 1000 requests per second"):
         RateLimiter(rate)
+
+
+@pytest.mark.parametrize("options", [{"rate": float("inf")}, {"max_body_bytes": 0}])
+def test_item23_bad_options_are_refused_before_planning(
+    fake_api: FakeAPI, tmp_path: Path, options: dict[str, Any]
+) -> None:
+    """Issue 11, item 23: collect checks its own and its clients' options before it reads the
+    archive, prints a plan or sends anything."""
+    archive, planned = tmp_path / "a.jsonl", []
+    with pytest.raises(ValueError):
+        collect(
+            ["DLlGZiCOBQ0"],
+            archive=archive,
+            base_url=fake_api.base_url,
+            api_key="sk-test-options",
+            on_plan=planned.append,
+            progress=False,
+            **options,
+        )
+    assert (planned, fake_api.requests, list(tmp_path.iterdir())) == ([], [], [])
