@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
-from .client import CHANNELS
+from .client import CHANNELS, MAX_RETRY_BUDGET_S, MAX_TIMEOUT_S
 from .collect import MAX_RATE, MIN_RATE
 from .errors import ArchiveFormatError, CassetteError, IgResearchError, InvalidURLError
 
@@ -217,7 +217,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--timeout",
             default=60.0,
             show_default=True,
-            type=_Number(min=0, min_open=True),
+            type=_Number(min=0, max=MAX_TIMEOUT_S, min_open=True),
             metavar="SECONDS",
             help="Most seconds one attempt may take.",
         ),
@@ -225,7 +225,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--retry-budget",
             default=600.0,
             show_default=True,
-            type=_Number(min=0),
+            type=_Number(min=0, max=MAX_RETRY_BUDGET_S),
             metavar="SECONDS",
             help="Most seconds one URL's retries may wait in all; a longer Retry-After stops "
             "the run (exit 3) and says when to resume.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
@@ -27,6 +26,8 @@ __all__ = ["CHANNELS", "DEFAULT_BASE_URL", "Client", "Fetched", "Throttle"]
 DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 CHANNELS = ("apify", "rapid", "memories.ai")
 ENDPOINT = "/instagram/video/metadata"
+#: The longest `timeout` (one attempt) and `retry_budget` (one URL's waits) a client accepts.
+MAX_TIMEOUT_S, MAX_RETRY_BUDGET_S = 3600, 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,8 @@ class Client:
     base_url
         Default: ``MEMORIES_BASE_URL``, else the vendor's production URL.
     timeout
-        Seconds one attempt may take: its body must be complete within `timeout` of sending the
-        request, however slowly it arrives (connecting, and waiting for the headers, are each
-        bounded by `timeout` too).
+        Seconds one attempt may take (at most an hour): connecting, the headers and the whole
+        body must be in within `timeout` of sending the request, however slowly they arrive.
     max_retries
         Retries after the first attempt, on connection errors, timeouts, HTTP 429 and 5xx,
         API codes 0429 and 0001, and HTML, truncated or invalid JSON bodies (the table in
@@ -87,7 +87,8 @@ class Client:
         Seconds before the first retry; doubles each time, with jitter, up to `max_backoff`.
         A ``Retry-After`` header is waited for instead.
     retry_budget
-        The most seconds one URL's retries may wait in all (back-off and ``Retry-After``).
+        The most seconds one URL's retries may wait in all (back-off and ``Retry-After``; at
+        most a week).
         When the API asks to wait beyond it, :class:`~igresearch.errors.RetryAfterError` says
         until when; a back-off beyond it ends the retries.
     throttle
@@ -140,8 +141,14 @@ class Client:
             raise ValueError(f"Unknown channel {channel!r}: use one of {', '.join(CHANNELS)}.")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}.")
-        if not (math.isfinite(retry_budget) and retry_budget >= 0):
-            raise ValueError(f"retry_budget must be 0 or more seconds, not {retry_budget}.")
+        if not 0 < timeout <= MAX_TIMEOUT_S:  # false for nan too
+            raise ValueError(
+                f"timeout must be above 0 and at most {MAX_TIMEOUT_S} s, not {timeout}."
+            )
+        if not 0 <= retry_budget <= MAX_RETRY_BUDGET_S:
+            raise ValueError(
+                f"retry_budget must be 0 to {MAX_RETRY_BUDGET_S} seconds, not {retry_budget}."
+            )
         if not 1 <= max_body_bytes <= cassettes.MAX_BODY_BYTES:
             raise ValueError(
                 f"max_body_bytes must be 1 to {cassettes.MAX_BODY_BYTES}, not {max_body_bytes}."

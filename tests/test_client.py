@@ -326,3 +326,21 @@ def test_an_answer_nested_too_deeply_is_a_format_error(client: Client, fake_api:
     with pytest.raises(ResponseFormatError) as caught:
         client.video_metadata(SHORTCODE)
     assert (caught.value.status, caught.value.attempts) == (200, 1)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("timeout", 0.0),
+        ("timeout", float("nan")),
+        ("timeout", 1e300),
+        ("retry_budget", -1.0),
+        ("retry_budget", float("inf")),
+        ("retry_budget", 1e300),
+    ],
+)
+def test_item23_times_the_client_cannot_wait_are_refused(option: str, value: float) -> None:
+    """Issue 11, item 23: a timeout or retry budget the operating system cannot wait for
+    (1e300 s overflowed inside a socket and a timer thread) is refused when the client is made."""
+    with pytest.raises(ValueError, match=f"^{option} must be"):
+        Client(KEY, **{option: value})
