@@ -440,25 +440,34 @@ def _same_post(located: Located, shortcode: str) -> bool:
     return media_id == wanted if media_id.isdigit() else True
 
 
+#: The longest wait a Retry-After header is read as (a server may ask for 1e300 seconds).
+LONGEST_RETRY_AFTER_S = 366 * 86400.0
+
+
 def retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date).
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), 0 to a year; None when
+    missing or unreadable.
 
     Examples
     --------
     >>> from igresearch.answers import retry_after
-    >>> retry_after("7"), retry_after("soon"), retry_after(None)
-    (7.0, None, None)
+    >>> retry_after("7"), retry_after("soon"), retry_after(None), retry_after("nan")
+    (7.0, None, None, None)
+    >>> retry_after("1e300") == retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == 366 * 86400
+    True
     """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    when = parse_date(value)
-    if when is None:
+        when = parse_date(value)
+        if when is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, seconds), LONGEST_RETRY_AFTER_S)
 
 
 def parse_date(value: str | None) -> datetime | None:

@@ -363,8 +363,12 @@ def _failed_to_connect(exc: requests.ConnectionError) -> bool:
 
 
 def _duration(seconds: float) -> str:
-    """'45 s', '12 min', '2 h 5 min'."""
+    """'45 s', '12 min', '2 h 5 min', '3 d 4 h'."""
     if seconds < 120:
         return f"{seconds:.3g} s"
     minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // 1440} d {minutes % 1440 // 60} h"

@@ -628,3 +628,43 @@ def test_item23_bad_options_are_refused_before_planning(
             **options,
         )
     assert (planned, fake_api.requests, list(tmp_path.iterdir())) == ([], [], [])
+
+
+@pytest.mark.parametrize("header", ["1e300", "inf", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_item8_a_retry_after_of_centuries_stops_the_run_cleanly(
+    tmp_path: Path, header: str
+) -> None:
+    """Issue 11, item 8: a hostile Retry-After (1e300 s, infinity, the year 9999) is read as a
+    year at most, so it stops the run with a time to resume instead of overflowing."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Wait(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"code": 429, "msg": "Too Many Requests", "data": null}'
+            self.send_response(429)
+            self.send_header("Retry-After", header)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Wait)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        summary = collect(
+            ["DLlGZiCOBQ0", "C0ffee12345"],
+            archive=tmp_path / "a.jsonl",
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/serve/api/v2",
+            api_key="sk-test-centuries",
+            concurrency=1,
+            progress=False,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert summary.stopped is not None and summary.stopped.reason == "retry_after"
+    assert "Resume after" in str(summary.stopped) and "366 d" in str(summary.stopped)
+    assert (tmp_path / "a.jsonl").read_bytes() == b"", "not recorded as failed"
