@@ -262,7 +262,8 @@ def main() -> None:
       0    done
       1    an API error, some URLs failed, or a file could not be read or written
       2    bad input or usage (the message says what to change)
-      3    a run stopped early (rejected key, no credits, --max-requests)
+      3    a run stopped early (rejected key, no credits, --max-requests, no
+           connection, a Retry-After beyond --retry-budget)
       130  interrupted (Ctrl-C)
     Errors are one line on stderr, starting "Error: ".
     """
