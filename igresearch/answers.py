@@ -14,6 +14,7 @@ NaN or Infinity, not UTF-8, nested too deeply  recorded at once  yes
 null media node and an upstream error (*)      recorded at once  yes
 another post than the one asked for            recorded at once  yes (``WrongPostError``)
 a body over the size cap (``max_body_bytes``)  recorded at once  no
+a redirect (HTTP 3xx): it is not followed      recorded at once  yes
 any other refusal (HTTP 4xx, API error code)   recorded at once  no
 =============================================  ================  =======================
 
@@ -336,6 +337,14 @@ def _judge(answer: Answer, url: str) -> dict[str, Any]:
             f"The API answered {where} with a body over {answer.cut_at:,} bytes for {url}; it was "
             "not read further. If such answers are expected, raise max_body_bytes.",
             retriable=False,
+            **details,
+        )
+    if 300 <= status < 400:
+        location = answer.headers.get("Location", "nowhere")[:200]
+        raise APIError(
+            f"The API answered {where}, a redirect to {location!r}, for {url}; igresearch does "
+            "not follow redirects. Check MEMORIES_BASE_URL or base_url=.",
+            retriable=True,
             **details,
         )
     if status >= 400:

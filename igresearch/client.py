@@ -159,7 +159,7 @@ class Client:
         self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._session = requests.Session()
+        self._session = _Session()
         self._session.headers["User-Agent"] = f"igresearch/{__version__}"
         # The encodings the client decodes itself, within max_body_bytes.
         self._session.headers["Accept-Encoding"] = "gzip, deflate"
@@ -344,6 +344,15 @@ class Client:
             return retry_after
         ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
+
+
+class _Session(requests.Session):
+    """A session that never follows a redirect: requests would first read the redirect's whole
+    body (even with ``allow_redirects=False``), beyond the attempt's deadline and size cap, then
+    send the paid request wherever the server said. A 3xx is judged like any other answer."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
 
 
 def _failed_to_connect(exc: requests.ConnectionError) -> bool:
