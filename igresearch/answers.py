@@ -65,6 +65,7 @@ from .urls import parse_shortcode, shortcode_to_media_id
 
 __all__ = [
     "KEPT_BODY_BYTES",
+    "LONGEST_WAIT",
     "MAX_BODY_BYTES",
     "Answer",
     "Transient",
@@ -77,6 +78,8 @@ __all__ = [
 
 #: Default cap on a body's size once decoded (``Client(max_body_bytes=...)``).
 MAX_BODY_BYTES = 20 * 1024 * 1024
+#: The longest Retry-After taken as it is (a century, in seconds); any longer reads as this.
+LONGEST_WAIT = 100 * 366 * 86400.0
 #: How much of a failed answer's body its error (and archive record) keeps.
 KEPT_BODY_BYTES = 64 * 1024
 #: Bytes read from the socket at a time.
@@ -455,19 +458,27 @@ def retry_after(value: str | None) -> float | None:
     Examples
     --------
     >>> from igresearch.answers import retry_after
-    >>> retry_after("7"), retry_after("soon"), retry_after(None)
-    (7.0, None, None)
+    >>> retry_after("7"), retry_after("soon"), retry_after(None), retry_after("-5")
+    (7.0, None, None, 0.0)
+
+    A wait longer than :data:`LONGEST_WAIT` (``inf``, ``1e12``) is that long: beyond any retry
+    budget, and a date one can still write.
+
+    >>> retry_after("inf") == retry_after("1e12") == LONGEST_WAIT
+    True
     """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    when = parse_date(value)
-    if when is None:
+        when = parse_date(value)
+        if when is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, seconds), LONGEST_WAIT)
 
 
 def parse_date(value: str | None) -> datetime | None:

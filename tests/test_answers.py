@@ -26,6 +26,7 @@ from igresearch.errors import (
     MediaUnavailableError,
     RateLimitError,
     ResponseFormatError,
+    RetryAfterError,
     WrongPostError,
 )
 from igresearch.redact import MARKER, MIN_PART
@@ -852,3 +853,41 @@ def test_attack_a_redirect_is_one_failed_answer_naming_where_it_pointed(
     assert (error.status, error.retriable, error.attempts) == (307, True, 1)
     assert "redirect to 'http://127.0.0.2:9/steal'" in error.message
     assert hostile.paths == ["/instagram/video/metadata"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "1e12", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_attack_a_retry_after_beyond_any_date_is_a_wait_beyond_the_budget(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps, value: str
+) -> None:
+    """Attack: ``Retry-After: inf`` (or 1e400, 1e12) raised OverflowError from the client, a
+    traceback that ended the whole collection. It is a wait beyond the retry budget, as any
+    very long one: RetryAfterError, nothing slept, with a resume time one can print."""
+
+    def answer(handler: _Hostile) -> None:
+        handler.send_response(429)
+        handler.send_header("Retry-After", value)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    with pytest.raises(RetryAfterError) as caught:
+        Client(KEY, base_url=_base(hostile), max_retries=3, sleep=sleeps).fetch(CODE)
+    assert caught.value.resume_at.year > 2100
+    assert (sleeps, caught.value.attempts) == ([], 1)
+
+
+def test_attack_a_retry_after_of_nan_is_no_retry_after(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps
+) -> None:
+    """Attack: ``Retry-After: nan`` is unreadable, so the client backs off as without one."""
+
+    def answer(handler: _Hostile) -> None:
+        handler.send_response(429)
+        handler.send_header("Retry-After", "nan")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    with pytest.raises(RateLimitError):
+        Client(KEY, base_url=_base(hostile), max_retries=1, backoff=1.0, sleep=sleeps).fetch(CODE)
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0
