@@ -146,7 +146,8 @@ class Client:
             raise ValueError(
                 f"max_body_bytes must be 1 to {cassettes.MAX_BODY_BYTES}, not {max_body_bytes}."
             )
-        self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
+        # A key read from a file or pasted often brings a line break or spaces along.
+        self._api_key = (api_key or os.environ.get("MEMORIES_API_KEY") or "").strip() or None
         self.channel = channel
         base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = base.rstrip("/")
@@ -212,12 +213,20 @@ class Client:
         return self.fetch(url).envelope
 
     def require_key(self, url: str | None = None) -> None:
-        """Raise :class:`AuthError`, saying how to set a key, when the client has none."""
+        """Raise :class:`AuthError`, saying how to set a key, when the client has none or one
+        that an HTTP header cannot carry."""
         keyless = isinstance(self._transport, cassettes.replay) and self._transport.keyless
         if not self._api_key and not keyless:
             raise AuthError(
                 "No API key: set the MEMORIES_API_KEY environment variable to a key from "
                 "memories.ai (in Python you may pass api_key=... instead).",
+                url=url,
+            )
+        if self._api_key and not (self._api_key.isascii() and self._api_key.isprintable()):
+            raise AuthError(
+                "The API key holds a character an HTTP header cannot carry (a line break, a "
+                "typographic quote or another non-ASCII character): set MEMORIES_API_KEY to "
+                "the key alone, as memories.ai shows it.",
                 url=url,
             )
 

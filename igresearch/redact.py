@@ -27,7 +27,8 @@ def secrets(api_key: str | None = None) -> list[str]:
     each also as JSON may escape it (``\/`` for ``/``, as PHP does; ``\"`` and ``\\``), longest
     first."""
     found: set[str] = set()
-    for key in (api_key, os.environ.get("MEMORIES_API_KEY")):
+    for given in (api_key, os.environ.get("MEMORIES_API_KEY")):
+        key = (given or "").strip()  # as the client sends it
         if key:
             escaped = json.dumps(key, ensure_ascii=False)[1:-1]
             found |= {key, escaped, escaped.replace("/", "\\/")}
