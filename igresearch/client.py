@@ -213,13 +213,20 @@ class Client:
         return self.fetch(url).envelope
 
     def require_key(self, url: str | None = None) -> None:
-        """Raise :class:`AuthError`, saying how to set a key, when the client has none or one
-        that an HTTP header cannot carry."""
+        """Raise :class:`AuthError`, saying how to set a key, when the client has none, one too
+        short to be a key (:data:`igresearch.redact.MIN_PART`), or one that an HTTP header cannot
+        carry."""
         keyless = isinstance(self._transport, cassettes.replay) and self._transport.keyless
         if not self._api_key and not keyless:
             raise AuthError(
                 "No API key: set the MEMORIES_API_KEY environment variable to a key from "
                 "memories.ai (in Python you may pass api_key=... instead).",
+                url=url,
+            )
+        if self._api_key and len(self._api_key) < redact.MIN_PART:
+            raise AuthError(
+                f"The API key is {len(self._api_key)} characters long, too short to be a "
+                "memories.ai key: set MEMORIES_API_KEY to the whole key.",
                 url=url,
             )
         if self._api_key and not (self._api_key.isascii() and self._api_key.isprintable()):

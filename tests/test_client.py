@@ -78,12 +78,12 @@ def test_other_shortcodes_get_their_own_media(client: Client, fake_api: FakeAPI)
 def test_channel_and_key_and_base_url_from_environment(
     fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MEMORIES_API_KEY", "env-key")
+    monkeypatch.setenv("MEMORIES_API_KEY", "env-key-0123")
     monkeypatch.setenv("MEMORIES_BASE_URL", fake_api.base_url + "/")
     with Client(channel="memories.ai") as client:
         client.video_metadata(SHORTCODE)
     [request] = fake_api.requests
-    assert request.headers["Authorization"] == "env-key"
+    assert request.headers["Authorization"] == "env-key-0123"
     assert request.json == {"video_url": CANONICAL, "channel": "memories.ai"}
 
 
@@ -358,4 +358,17 @@ def test_attack_a_key_no_header_can_carry_is_an_auth_error_before_sending(
         client.fetch(SHORTCODE)
     assert "MEMORIES_API_KEY" in caught.value.message
     assert KEY[:8] not in caught.value.message
+    assert fake_api.requests == []
+
+
+@pytest.mark.parametrize("given", ["e", "env-key", "1234567"])
+def test_attack_a_key_too_short_to_be_one_is_an_auth_error_before_sending(
+    fake_api: FakeAPI, given: str
+) -> None:
+    """Attack: a key of one character was sent, and scrubbing it from the answer cut every "e"
+    out of the paid data (see test_redact). A key shorter than MIN_PART is an AuthError, which
+    stops a run before anything is paid, and the message does not repeat it."""
+    with pytest.raises(AuthError) as caught, Client(given, base_url=fake_api.base_url) as client:
+        client.fetch(SHORTCODE)
+    assert "too short to be a memories.ai key" in caught.value.message
     assert fake_api.requests == []

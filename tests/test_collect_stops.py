@@ -201,7 +201,7 @@ RETRY_WAIT_SCRIPT = """
 import sys
 from igresearch import collect
 summary = collect(
-    sys.argv[1:], archive="archive.jsonl", api_key="k", base_url=BASE,
+    sys.argv[1:], archive="archive.jsonl", api_key="sk-test-key", base_url=BASE,
     progress=False, concurrency=2, backoff=3600, max_backoff=7200, retry_budget=86400,
 )
 print(summary.stopped.reason, summary.requests_made, dict(summary.outcomes))
