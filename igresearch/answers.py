@@ -14,6 +14,7 @@ NaN or Infinity, not UTF-8, nested too deeply  recorded at once  yes
 null media node and an upstream error (*)      recorded at once  yes
 another post than the one asked for            recorded at once  yes (``WrongPostError``)
 a body over the size cap (``max_body_bytes``)  recorded at once  no
+a redirect (HTTP 3xx): it is not followed      recorded at once  yes
 any other refusal (HTTP 4xx, API error code)   recorded at once  no
 =============================================  ================  =======================
 
@@ -64,6 +65,7 @@ from .urls import parse_shortcode, shortcode_to_media_id
 
 __all__ = [
     "KEPT_BODY_BYTES",
+    "LONGEST_WAIT",
     "MAX_BODY_BYTES",
     "Answer",
     "Transient",
@@ -76,6 +78,8 @@ __all__ = [
 
 #: Default cap on a body's size once decoded (``Client(max_body_bytes=...)``).
 MAX_BODY_BYTES = 20 * 1024 * 1024
+#: The longest Retry-After taken as it is (a century, in seconds); any longer reads as this.
+LONGEST_WAIT = 100 * 366 * 86400.0
 #: How much of a failed answer's body its error (and archive record) keeps.
 KEPT_BODY_BYTES = 64 * 1024
 #: Bytes read from the socket at a time.
@@ -338,6 +342,14 @@ def _judge(answer: Answer, url: str) -> dict[str, Any]:
             retriable=False,
             **details,
         )
+    if 300 <= status < 400:
+        location = answer.headers.get("Location", "nowhere")[:200]
+        raise APIError(
+            f"The API answered {where}, a redirect to {location!r}, for {url}; igresearch does "
+            "not follow redirects. Check MEMORIES_BASE_URL or base_url=.",
+            retriable=True,
+            **details,
+        )
     if status >= 400:
         raise APIError(
             f"The API refused the request ({where}: {message or 'failed'}) for {url}.", **details
@@ -440,20 +452,20 @@ def _same_post(located: Located, shortcode: str) -> bool:
     return media_id == wanted if media_id.isdigit() else True
 
 
-#: The longest wait a Retry-After header is read as (a server may ask for 1e300 seconds).
-LONGEST_RETRY_AFTER_S = 366 * 86400.0
-
-
 def retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), 0 to a year; None when
-    missing or unreadable.
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), 0 to
+    :data:`LONGEST_WAIT`; None when missing or unreadable.
 
     Examples
     --------
-    >>> from igresearch.answers import retry_after
-    >>> retry_after("7"), retry_after("soon"), retry_after(None), retry_after("nan")
-    (7.0, None, None, None)
-    >>> retry_after("1e300") == retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == 366 * 86400
+    >>> from igresearch.answers import LONGEST_WAIT, retry_after
+    >>> retry_after("7"), retry_after("soon"), retry_after(None), retry_after("-5")
+    (7.0, None, None, 0.0)
+
+    A wait longer than :data:`LONGEST_WAIT` (``inf``, ``1e12``) is that long: beyond any retry
+    budget, and a date one can still write.
+
+    >>> retry_after("inf") == retry_after("1e12") == LONGEST_WAIT
     True
     """
     if not value:
@@ -467,7 +479,7 @@ def retry_after(value: str | None) -> float | None:
         seconds = (when - datetime.now(UTC)).total_seconds()
     if math.isnan(seconds):
         return None
-    return min(max(0.0, seconds), LONGEST_RETRY_AFTER_S)
+    return min(max(0.0, seconds), LONGEST_WAIT)
 
 
 def parse_date(value: str | None) -> datetime | None:

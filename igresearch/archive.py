@@ -226,7 +226,7 @@ def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         for line in lines:
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(record, dict) and "archive_version" in record:
                 yield record
@@ -254,7 +254,7 @@ def index_archive(path: str | os.PathLike[str]) -> dict[tuple[str, str], Entry]:
         key = (str(record.get("shortcode")), str(record.get("channel")))
         entry = entries.setdefault(key, Entry(record))
         entry.latest = record
-        if record.get("outcome") in STORED:
+        if str(record.get("outcome")) in STORED:  # an edited record may hold any value
             entry.latest_stored = record
             when = _when(record.get("fetched_at"))
             if when is not None and (

@@ -372,7 +372,8 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
         stop = f"--max-requests {max_requests} reached; run again to continue."
     if summary.stopped and summary.stopped.reason == "retry_after":
         stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
-    click.echo(summary.describe(stop=stop, archive=archive, with_plan=False), err=True)
+    lines = summary.describe(stop=stop, archive=archive, with_plan=False).splitlines()
+    click.echo("\n".join(_oneline(line) for line in lines), err=True)  # they quote the server
     sys.exit(exit_code(summary))
 
 
@@ -396,8 +397,8 @@ def status(archive: str) -> None:
         click.echo(f"  {outcome:<12}{attrition.counts[outcome]:>8}")
     if attrition.lost:
         click.echo("\nNot stored (tab-separated):\noutcome\tchannel\turl\treason")
-    for url, channel, outcome, reason in attrition.lost:
-        click.echo(f"{outcome}\t{channel}\t{url}\t{reason}")
+    for url, channel, outcome, reason in attrition.lost:  # the reason quotes the server
+        click.echo("\t".join(_oneline(field) for field in (outcome, channel, url, reason)))
 
 
 @main.command()

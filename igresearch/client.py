@@ -153,7 +153,8 @@ class Client:
             raise ValueError(
                 f"max_body_bytes must be 1 to {cassettes.MAX_BODY_BYTES}, not {max_body_bytes}."
             )
-        self._api_key = api_key or os.environ.get("MEMORIES_API_KEY") or None
+        # A key read from a file or pasted often brings a line break or spaces along.
+        self._api_key = (api_key or os.environ.get("MEMORIES_API_KEY") or "").strip() or None
         self.channel = channel
         base = base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = base.rstrip("/")
@@ -166,7 +167,7 @@ class Client:
         self._throttle = throttle
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._session = requests.Session()
+        self._session = _Session()
         self._session.headers["User-Agent"] = f"igresearch/{__version__}"
         # The encodings the client decodes itself, within max_body_bytes.
         self._session.headers["Accept-Encoding"] = "gzip, deflate"
@@ -219,12 +220,27 @@ class Client:
         return self.fetch(url).envelope
 
     def require_key(self, url: str | None = None) -> None:
-        """Raise :class:`AuthError`, saying how to set a key, when the client has none."""
+        """Raise :class:`AuthError`, saying how to set a key, when the client has none, one too
+        short to be a key (:data:`igresearch.redact.MIN_PART`), or one that an HTTP header cannot
+        carry."""
         keyless = isinstance(self._transport, cassettes.replay) and self._transport.keyless
         if not self._api_key and not keyless:
             raise AuthError(
                 "No API key: set the MEMORIES_API_KEY environment variable to a key from "
                 "memories.ai (in Python you may pass api_key=... instead).",
+                url=url,
+            )
+        if self._api_key and len(self._api_key) < redact.MIN_PART:
+            raise AuthError(
+                f"The API key is {len(self._api_key)} characters long, too short to be a "
+                "memories.ai key: set MEMORIES_API_KEY to the whole key.",
+                url=url,
+            )
+        if self._api_key and not (self._api_key.isascii() and self._api_key.isprintable()):
+            raise AuthError(
+                "The API key holds a character an HTTP header cannot carry (a line break, a "
+                "typographic quote or another non-ASCII character): set MEMORIES_API_KEY to "
+                "the key alone, as memories.ai shows it.",
                 url=url,
             )
 
@@ -351,6 +367,15 @@ class Client:
             return retry_after
         ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
         return ceiling * self._rng.uniform(0.5, 1.0)
+
+
+class _Session(requests.Session):
+    """A session that never follows a redirect: requests would first read the redirect's whole
+    body (even with ``allow_redirects=False``), beyond the attempt's deadline and size cap, then
+    send the paid request wherever the server said. A 3xx is judged like any other answer."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
 
 
 def _failed_to_connect(exc: requests.ConnectionError) -> bool:

@@ -25,10 +25,15 @@ Text = TypeVar("Text", str, bytes)
 def secrets(api_key: str | None = None) -> list[str]:
     r"""The texts to scrub: `api_key` and the ``MEMORIES_API_KEY`` environment variable, when set,
     each also as JSON may escape it (``\/`` for ``/``, as PHP does; ``\"`` and ``\\``), longest
-    first."""
+    first.
+
+    A key shorter than :data:`MIN_PART` is left out: no memories.ai key is that short (the client
+    refuses to send one), and cutting it would cut ordinary text out of the data ("e" from every
+    word)."""
     found: set[str] = set()
-    for key in (api_key, os.environ.get("MEMORIES_API_KEY")):
-        if key:
+    for given in (api_key, os.environ.get("MEMORIES_API_KEY")):
+        key = (given or "").strip()  # as the client sends it
+        if len(key) >= MIN_PART:
             escaped = json.dumps(key, ensure_ascii=False)[1:-1]
             found |= {key, escaped, escaped.replace("/", "\\/")}
     return sorted(found, key=lambda key: (-len(key), key))

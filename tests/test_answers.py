@@ -3,9 +3,13 @@ the hostile answers of issue 11, through the client and through collect into the
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
+import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from igresearch.errors import (
     MediaUnavailableError,
     RateLimitError,
     ResponseFormatError,
+    RetryAfterError,
     WrongPostError,
 )
 from igresearch.redact import MARKER, MIN_PART
@@ -768,3 +773,121 @@ def test_answers_are_judged_alike_when_recorded_and_replayed(
     requests_sent = len(fake_api.requests)
     assert outcomes(replay(cassette, mode="none")) == expected
     assert len(fake_api.requests) == requests_sent, "replayed, not sent"
+
+
+# --- Attacks: answers the issue did not name ---
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with ``server.answer(handler)``; counts requests by path."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        self.server.answer(self)  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[http.server.ThreadingHTTPServer]:
+    """A tiny HTTP server on 127.0.0.1 whose answer a test scripts (``server.answer``)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    server.paths = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _base(server: http.server.ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_attack_a_redirect_with_an_endless_body_is_not_followed_nor_read_past_the_deadline(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps
+) -> None:
+    """Attack: a 302 whose chunked body never ends held Client(timeout=2) for minutes (requests
+    reads a redirect's whole body, outside the attempt's deadline and size cap, then follows it,
+    up to 30 times). Redirects are not followed: one failed answer within the timeout."""
+
+    def answer(handler: _Hostile) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "/elsewhere")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(int(CEILING_S * 4)):
+                handler.wfile.write(b"1\r\na\r\n")
+                handler.wfile.flush()
+                time.sleep(0.25)
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    started = time.monotonic()
+    with pytest.raises(APIError):
+        Client(KEY, base_url=_base(hostile), timeout=2, max_retries=0, sleep=sleeps).fetch(CODE)
+    assert time.monotonic() - started < CEILING_S
+    assert hostile.paths == ["/instagram/video/metadata"]  # type: ignore[attr-defined]
+
+
+def test_attack_a_redirect_is_one_failed_answer_naming_where_it_pointed(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps
+) -> None:
+    """Attack: a 307 to another address was followed (the paid request sent again, wherever the
+    server said). Now it is recorded at once, retriable later, and says where it pointed."""
+
+    def answer(handler: _Hostile) -> None:
+        handler.send_response(307)
+        handler.send_header("Location", "http://127.0.0.2:9/steal")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    with pytest.raises(APIError) as caught:
+        Client(KEY, base_url=_base(hostile), max_retries=2, sleep=sleeps).fetch(CODE)
+    error = caught.value
+    assert type(error) is APIError
+    assert (error.status, error.retriable, error.attempts) == (307, True, 1)
+    assert "redirect to 'http://127.0.0.2:9/steal'" in error.message
+    assert hostile.paths == ["/instagram/video/metadata"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "1e12", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_attack_a_retry_after_beyond_any_date_is_a_wait_beyond_the_budget(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps, value: str
+) -> None:
+    """Attack: ``Retry-After: inf`` (or 1e400, 1e12) raised OverflowError from the client, a
+    traceback that ended the whole collection. It is a wait beyond the retry budget, as any
+    very long one: RetryAfterError, nothing slept, with a resume time one can print."""
+
+    def answer(handler: _Hostile) -> None:
+        handler.send_response(429)
+        handler.send_header("Retry-After", value)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    with pytest.raises(RetryAfterError) as caught:
+        Client(KEY, base_url=_base(hostile), max_retries=3, sleep=sleeps).fetch(CODE)
+    assert caught.value.resume_at.year > 2100
+    assert (sleeps, caught.value.attempts) == ([], 1)
+
+
+def test_attack_a_retry_after_of_nan_is_no_retry_after(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps
+) -> None:
+    """Attack: ``Retry-After: nan`` is unreadable, so the client backs off as without one."""
+
+    def answer(handler: _Hostile) -> None:
+        handler.send_response(429)
+        handler.send_header("Retry-After", "nan")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    with pytest.raises(RateLimitError):
+        Client(KEY, base_url=_base(hostile), max_retries=1, backoff=1.0, sleep=sleeps).fetch(CODE)
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0

@@ -269,3 +269,23 @@ def test_what_begins_like_an_archive_is_accepted(tmp_path: Path) -> None:
             writer.append(record("BBBBBBBBBBB", "ok"))
         assert [r["shortcode"] for r in read_archive(path)][-1] == "BBBBBBBBBBB"
         path.unlink()
+
+
+def test_attack_an_edited_record_nested_too_deeply_or_with_odd_types_is_no_crash(
+    tmp_path: Path,
+) -> None:
+    """Attack: one archive line nested 200,000 levels deep raised RecursionError, and a record
+    whose outcome is an object raised TypeError, in read_archive and index_archive: ``status``
+    and every later ``collect`` on that archive ended with a traceback. The deep line is
+    skipped as unreadable (as a line that is not JSON is), the odd one is counted as it says."""
+    good = json.dumps(record("AAAAAAAAAAA", "ok"))
+    deep = good[:-1] + ', "extra": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    odd = json.dumps(record("BBBBBBBBBBB", "ok") | {"outcome": {"a": 1}, "url": 5})
+    path = tmp_path / "edited.txt"  # not .jsonl: the suite's strict check is for written ones
+    path.write_text(f"{good}\n{deep}\n{odd}\n", encoding="utf-8")
+    assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA", "BBBBBBBBBBB"]
+    index = index_archive(path)
+    assert [entry.stored for entry in index.values()] == [True, False]
+    attrition = Attrition.of(path)
+    assert dict(attrition.counts) == {"ok": 1, "{'a': 1}": 1}
+    assert attrition.lost == [("5", "apify", "{'a': 1}", "no reason recorded")]

@@ -279,3 +279,31 @@ def test_a_full_disk_during_a_run_ends_with_one_error_line(
     ]
     assert "Traceback" not in result.output
     assert len(fake_api.requests) == 1
+
+
+HOSTILE_MSG = "bad \x1b]0;PWNED\x07\x1b[2J\x1b[31mRED\u202etxt.exe\x9b2J"
+
+
+def test_attack_server_text_in_the_summary_and_status_reaches_no_terminal_raw(
+    runner: CliRunner, tmp_path: Path, fake_api: FakeAPI
+) -> None:
+    """Attack: a server's message with terminal escapes (a window title, clear screen, colour, a
+    right-to-left override, a C1 CSI) reached the terminal raw in collect's "Stopped early" line
+    and in every reason ``status`` lists. Both are escaped now, as the ``Error:`` line was, and
+    status stays tab-separated."""
+    fake_api.set_payload("C0ffee12345", {"code": "0003", "msg": HOSTILE_MSG, "data": None})
+    fake_api.set_payload("DLlGZiCOBQ0", {"code": "401", "msg": HOSTILE_MSG, "data": None})
+    archive = str(tmp_path / "archive.jsonl")
+    outputs = []
+    for code in ("C0ffee12345", "DLlGZiCOBQ0"):
+        args = ["collect", code, "--archive", archive, "--base-url", fake_api.base_url]
+        outputs.append(runner.invoke(main, [*args, "--no-progress"], color=True))
+    outputs.append(runner.invoke(main, ["status", archive], color=True))
+    assert [result.exit_code for result in outputs] == [1, 3, 0]
+    assert "Stopped early: API key rejected" in outputs[1].stderr
+    for result in outputs:
+        for control in ("\x1b", "\x07", "\u202e", "\x9b"):
+            assert control not in result.stdout + result.stderr
+    rows = [line.split("\t") for line in outputs[2].stdout.splitlines() if "\t" in line]
+    assert [len(row) for row in rows] == [4, 4, 4]  # the header and the two failures
+    assert "\\x1b]0;PWNED\\x07" in rows[1][3]

@@ -78,12 +78,12 @@ def test_other_shortcodes_get_their_own_media(client: Client, fake_api: FakeAPI)
 def test_channel_and_key_and_base_url_from_environment(
     fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MEMORIES_API_KEY", "env-key")
+    monkeypatch.setenv("MEMORIES_API_KEY", "env-key-0123")
     monkeypatch.setenv("MEMORIES_BASE_URL", fake_api.base_url + "/")
     with Client(channel="memories.ai") as client:
         client.video_metadata(SHORTCODE)
     [request] = fake_api.requests
-    assert request.headers["Authorization"] == "env-key"
+    assert request.headers["Authorization"] == "env-key-0123"
     assert request.json == {"video_url": CANONICAL, "channel": "memories.ai"}
 
 
@@ -344,3 +344,49 @@ def test_item23_times_the_client_cannot_wait_are_refused(option: str, value: flo
     (1e300 s overflowed inside a socket and a timer thread) is refused when the client is made."""
     with pytest.raises(ValueError, match=f"^{option} must be"):
         Client(KEY, **{option: value})
+
+
+@pytest.mark.parametrize("given", [f" {KEY} ", f"{KEY}\n", f"{KEY}\r\n", f"\t{KEY}"])
+def test_attack_a_key_with_a_line_break_or_spaces_around_it_is_sent_bare_and_scrubbed(
+    fake_api: FakeAPI, given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: a key read from a file (``KEY\\n``) or pasted with spaces failed every URL with
+    requests' InvalidHeader, reported as a bad base URL, and a server echoing the key kept it
+    past the scrubber (which looked for the key with its spaces). The key is sent stripped, and
+    the echo is cut, whether the key came as api_key= or from the environment."""
+    fake_api.set_default("key_echo")
+    for api_key in (given, None):
+        monkeypatch.setenv("MEMORIES_API_KEY", given if api_key is None else "")
+        with Client(api_key, base_url=fake_api.base_url, max_retries=0) as client:
+            fetched = client.fetch(SHORTCODE)
+        assert fake_api.requests[-1].headers["Authorization"] == KEY
+        assert fetched.redacted
+        assert KEY not in json.dumps(fetched.envelope)
+
+
+@pytest.mark.parametrize("given", ["“" + KEY + "”", KEY[:10] + "\n" + KEY[10:], KEY + "é"])
+def test_attack_a_key_no_header_can_carry_is_an_auth_error_before_sending(
+    fake_api: FakeAPI, given: str
+) -> None:
+    """Attack: a key pasted with typographic quotes raised UnicodeEncodeError from the client (a
+    ValueError the command line showed as a latin-1 codec message); one with a line break inside
+    failed every URL as a bad base URL. Both are an AuthError that says what to fix, without
+    the key, and nothing is sent."""
+    with pytest.raises(AuthError) as caught, Client(given, base_url=fake_api.base_url) as client:
+        client.fetch(SHORTCODE)
+    assert "MEMORIES_API_KEY" in caught.value.message
+    assert KEY[:8] not in caught.value.message
+    assert fake_api.requests == []
+
+
+@pytest.mark.parametrize("given", ["e", "env-key", "1234567"])
+def test_attack_a_key_too_short_to_be_one_is_an_auth_error_before_sending(
+    fake_api: FakeAPI, given: str
+) -> None:
+    """Attack: a key of one character was sent, and scrubbing it from the answer cut every "e"
+    out of the paid data (see test_redact). A key shorter than MIN_PART is an AuthError, which
+    stops a run before anything is paid, and the message does not repeat it."""
+    with pytest.raises(AuthError) as caught, Client(given, base_url=fake_api.base_url) as client:
+        client.fetch(SHORTCODE)
+    assert "too short to be a memories.ai key" in caught.value.message
+    assert fake_api.requests == []

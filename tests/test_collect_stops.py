@@ -201,7 +201,7 @@ RETRY_WAIT_SCRIPT = """
 import sys
 from igresearch import collect
 summary = collect(
-    sys.argv[1:], archive="archive.jsonl", api_key="k", base_url=BASE,
+    sys.argv[1:], archive="archive.jsonl", api_key="sk-test-key", base_url=BASE,
     progress=False, concurrency=2, backoff=3600, max_backoff=7200, retry_budget=86400,
 )
 print(summary.stopped.reason, summary.requests_made, dict(summary.outcomes))
@@ -635,7 +635,7 @@ def test_item8_a_retry_after_of_centuries_stops_the_run_cleanly(
     tmp_path: Path, header: str
 ) -> None:
     """Issue 11, item 8: a hostile Retry-After (1e300 s, infinity, the year 9999) is read as a
-    year at most, so it stops the run with a time to resume instead of overflowing."""
+    century at most, so it stops the run with a time to resume instead of overflowing."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Wait(BaseHTTPRequestHandler):
@@ -666,5 +666,5 @@ def test_item8_a_retry_after_of_centuries_stops_the_run_cleanly(
         server.shutdown()
         server.server_close()
     assert summary.stopped is not None and summary.stopped.reason == "retry_after"
-    assert "Resume after" in str(summary.stopped) and "366 d" in str(summary.stopped)
+    assert "Resume after" in str(summary.stopped) and "36600 d" in str(summary.stopped)
     assert (tmp_path / "a.jsonl").read_bytes() == b"", "not recorded as failed"

@@ -40,3 +40,16 @@ def test_secrets_are_the_given_key_and_the_environments_also_as_json_escapes_the
     monkeypatch.delenv("MEMORIES_API_KEY")
     assert secrets(None) == []
     assert scrub(f'{{"msg": "{escaped}"}}', secrets(KEY)) == (f'{{"msg": "{MARKER}"}}', True)
+
+
+def test_attack_a_key_too_short_to_be_one_is_not_cut_from_the_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Attack: with a key of one character ("e"), every "e" of a paid answer became the marker:
+    the body was no longer JSON, the answer was retried and paid for five times, then stored as
+    failed with its text mangled. Keys shorter than MIN_PART are no keys to cut (the client
+    refuses to send them)."""
+    monkeypatch.setenv("MEMORIES_API_KEY", "e" * (MIN_PART - 1))
+    assert secrets("e") == []
+    assert secrets("x" * MIN_PART) == ["x" * MIN_PART]
+    assert scrub('{"code": "0000"}', secrets("e")) == ('{"code": "0000"}', False)
