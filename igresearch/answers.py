@@ -464,6 +464,7 @@ def retry_after(value: str | None) -> float | None:
     A wait longer than :data:`LONGEST_WAIT` (``inf``, ``1e12``) is that long: beyond any retry
     budget, and a date one can still write.
 
+    >>> from igresearch.answers import LONGEST_WAIT
     >>> retry_after("inf") == retry_after("1e12") == LONGEST_WAIT
     True
     """
