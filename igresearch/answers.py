@@ -306,7 +306,8 @@ def _judge(answer: Answer, url: str) -> dict[str, Any]:
     envelope: dict[str, Any] | None = decoded if isinstance(decoded, dict) else None
     raw_code = envelope.get("code") if envelope else None
     code = normalise_code(raw_code)
-    message = str(envelope.get("msg") or "") if envelope else ""
+    # The server's words go into messages (one line on a terminal): at most 200 characters.
+    message = str(envelope.get("msg") or "")[:200] if envelope else ""
     where = f"HTTP {status}" + (f", code {raw_code}" if raw_code is not None else "")
     details = _details(answer, url, code)
 
@@ -465,6 +466,7 @@ def retry_after(value: str | None) -> float | None:
     A wait longer than :data:`LONGEST_WAIT` (``inf``, ``1e12``) is that long: beyond any retry
     budget, and a date one can still write.
 
+    >>> from igresearch.answers import LONGEST_WAIT
     >>> retry_after("inf") == retry_after("1e12") == LONGEST_WAIT
     True
     """

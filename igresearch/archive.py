@@ -170,8 +170,9 @@ _FIRST_LINE_LIMIT = 1 << 20
 def check_archive(path: str | os.PathLike[str]) -> None:
     """Refuse a file that is not an archive, touching nothing.
 
-    A missing or empty file is a new archive. Otherwise the first line must be an archive record
-    or begin like one (``{"archive_version"``; a killed writer may have left only part of it).
+    A missing or empty file is a new archive. Otherwise it must be a regular file (not a device
+    such as ``/dev/null``, nor a named pipe), whose first line is an archive record or begins
+    like one (``{"archive_version"``; a killed writer may have left only part of it).
 
     Raises
     ------
@@ -188,6 +189,11 @@ def check_archive(path: str | os.PathLike[str]) -> None:
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is a file: {archive} cannot be made there.")
         return
+    if not archive.is_file():  # a device (/dev/null) or a FIFO: answers would be lost, or hang
+        raise ArchiveFormatError(
+            f"{archive} is not a regular file (a device or a named pipe): give the name of a "
+            "file for the archive."
+        )
     if archive.stat().st_size == 0:
         return
     with archive.open("rb") as lines:

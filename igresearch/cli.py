@@ -162,6 +162,11 @@ def _oneline(text: str) -> str:
     return "".join(parts).replace("\t", " ")
 
 
+def _lines(text: str) -> str:
+    """`text`, each of its lines made safe for a terminal by :func:`_oneline`."""
+    return "\n".join(_oneline(line) for line in text.splitlines())
+
+
 channel_option = click.option(
     "--channel",
     type=click.Choice(CHANNELS),
@@ -372,8 +377,7 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
         stop = f"--max-requests {max_requests} reached; run again to continue."
     if summary.stopped and summary.stopped.reason == "retry_after":
         stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
-    lines = summary.describe(stop=stop, archive=archive, with_plan=False).splitlines()
-    click.echo("\n".join(_oneline(line) for line in lines), err=True)  # they quote the server
+    click.echo(_lines(summary.describe(stop=stop, archive=archive, with_plan=False)), err=True)
     sys.exit(exit_code(summary))
 
 
@@ -426,8 +430,8 @@ def _show_tables(built: Any) -> None:
         for name in ("media", "comments", "owners", "children", "errors"):
             frame = getattr(built, name)
             click.echo(f"\n{name}: {frame.height} rows")
-            if frame.height:
-                click.echo(frame)
+            if frame.height:  # cells hold Instagram users' text: usernames, captions
+                click.echo(_lines(str(frame)))
 
 
 @main.command()

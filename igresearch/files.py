@@ -7,6 +7,7 @@ renamed over its target in one step. A failed write leaves the old file as it wa
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Iterator
@@ -18,8 +19,14 @@ __all__ = ["atomic_path", "write_bytes", "write_text"]
 
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path beside `target` for a writer to create; moved onto `target` when the
-    ``with`` block ends without an error, removed otherwise.
+    """A temporary path beside `target` for a writer to create; moved onto `target` (the file
+    it links to, if it is a symbolic link) when the ``with`` block ends without an error, removed
+    otherwise.
+
+    Raises
+    ------
+    FileExistsError
+        When `target` is a device or a named pipe (or links to one), before anything is written.
 
     Examples
     --------
@@ -34,7 +41,11 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     >>> sorted(p.name for p in folder.iterdir())  # no temporary file left behind
     ['table.csv']
     """
-    final = Path(target)
+    # Through a symbolic link, the file it points to is replaced, not the link; never a device
+    # (a link to /dev/null) or a named pipe.
+    final = Path(target).resolve()
+    if final.exists() and not final.is_file() and not final.is_dir():
+        raise FileExistsError(errno.EEXIST, "Not a regular file, so not replaced", str(target))
     final.parent.mkdir(parents=True, exist_ok=True)
     # Unique per process and thread, so two writers of one folder never share a temporary file.
     temporary = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable
 from typing import TypeVar
+from urllib.parse import quote, quote_plus
 
 __all__ = ["MARKER", "MIN_PART", "scrub", "secrets"]
 
@@ -24,8 +25,8 @@ Text = TypeVar("Text", str, bytes)
 
 def secrets(api_key: str | None = None) -> list[str]:
     r"""The texts to scrub: `api_key` and the ``MEMORIES_API_KEY`` environment variable, when set,
-    each also as JSON may escape it (``\/`` for ``/``, as PHP does; ``\"`` and ``\\``), longest
-    first.
+    each also as JSON may escape it (``\/`` for ``/``, as PHP does; ``\"`` and ``\\``) and as a
+    URL or a form encodes it (``%2F``, ``%2B``, ``+`` for a space), longest first.
 
     A key shorter than :data:`MIN_PART` is left out: no memories.ai key is that short (the client
     refuses to send one), and cutting it would cut ordinary text out of the data ("e" from every
@@ -36,6 +37,7 @@ def secrets(api_key: str | None = None) -> list[str]:
         if len(key) >= MIN_PART:
             escaped = json.dumps(key, ensure_ascii=False)[1:-1]
             found |= {key, escaped, escaped.replace("/", "\\/")}
+            found |= {quote(key, safe=""), quote_plus(key)}  # echoed in a URL or a form
     return sorted(found, key=lambda key: (-len(key), key))
 
 

@@ -184,6 +184,8 @@ def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise IsADirectoryError(f"{path} is a folder, not an archive or a file of responses.")
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
+    if not path.is_file():  # reading a named pipe would wait for a writer, /dev/zero forever
+        raise _not_responses(path, "it is not a regular file (a device or a named pipe)")
     if path.suffix == ".json":
         try:
             document = msgspec.json.decode(path.read_bytes())

@@ -12,7 +12,10 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["read_url_file"]
+__all__ = ["MAX_BYTES", "read_url_file"]
+
+#: The largest URL file read (a million URLs take about 50 MB); a larger one is refused unread.
+MAX_BYTES = 256 * 2**20
 
 
 def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
@@ -22,7 +25,8 @@ def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
     Raises
     ------
     ValueError
-        Naming the file, when it is not UTF-8 text or a CSV has no ``url`` column.
+        Naming the file, when it is not UTF-8 text, is larger than :data:`MAX_BYTES` (a device
+        such as /dev/zero would never end), or is a CSV without a ``url`` column.
     OSError
         When it cannot be read.
 
@@ -39,7 +43,17 @@ def read_url_file(source: str | os.PathLike[str]) -> list[tuple[str, str]]:
     name = str(source)
     label = "stdin" if name == "-" else Path(source).name
     try:
-        text = sys.stdin.read() if name == "-" else Path(source).read_text(encoding="utf-8-sig")
+        if name == "-":
+            raw: str | bytes = sys.stdin.read(MAX_BYTES + 1)  # characters: as good a bound
+        else:
+            with Path(source).open("rb") as stream:
+                raw = stream.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ValueError(
+                f"{label} is larger than {MAX_BYTES // 2**20} MiB, far more than any list of "
+                "URLs: give a text file of URLs, or a CSV with a url column (split a longer list)."
+            )
+        text = raw if isinstance(raw, str) else raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValueError(
             f"{label} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "

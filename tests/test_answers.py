@@ -891,3 +891,16 @@ def test_attack_a_retry_after_of_nan_is_no_retry_after(
     with pytest.raises(RateLimitError):
         Client(KEY, base_url=_base(hostile), max_retries=1, backoff=1.0, sleep=sleeps).fetch(CODE)
     assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0
+
+
+def test_attack_a_huge_server_message_is_not_a_huge_error_message(
+    fake_api: FakeAPI, sleeps: Sleeps
+) -> None:
+    """Attack: an error answer whose ``msg`` is a megabyte long became a megabyte-long error
+    message: the command line's one ``Error:`` line and the archive record's message (beside
+    its body, which is capped). The server's words are cut to 200 characters in messages; the
+    body keeps what it keeps."""
+    fake_api.set_payload(CODE, {"code": "0003", "msg": "x" * 1_000_000, "data": None})
+    error = fetch_error(fake_api, sleeps)
+    assert "x" * 200 in error.message and len(error.message) < 400
+    assert error.body is not None and len(error.body) == KEPT_BODY_BYTES

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from igresearch.archive import ArchiveWriter, Attrition, index_archive, read_archive
-from igresearch.errors import ArchiveLockedError
+from igresearch import collect
+from igresearch.archive import ArchiveWriter, Attrition, check_archive, index_archive, read_archive
+from igresearch.errors import ArchiveFormatError, ArchiveLockedError
+from igresearch.tables import to_tables
+from igresearch.testing import FakeAPI
 
 
 def record(shortcode: str, outcome: str, fetched_at: str | None = None) -> dict[str, object]:
@@ -289,3 +292,31 @@ def test_attack_an_edited_record_nested_too_deeply_or_with_odd_types_is_no_crash
     attrition = Attrition.of(path)
     assert dict(attrition.counts) == {"ok": 1, "{'a': 1}": 1}
     assert attrition.lost == [("5", "apify", "{'a': 1}", "no reason recorded")]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_attack_an_archive_that_is_a_device_or_a_named_pipe_is_refused_before_paying(
+    tmp_path: Path, fake_api: FakeAPI
+) -> None:
+    """Attack: ``--archive`` a link to /dev/null paid for the answer, then failed to write it
+    ("Invalid argument"): the answer was lost, and lost again on every run. A named pipe hung
+    collect, status, tables and report, waiting for a writer. Both are refused at once, before
+    anything is sent, by every command that reads an archive."""
+    null = tmp_path / "null.archive"  # not .jsonl: the suite reads every .jsonl it leaves
+    null.symlink_to(os.devnull)
+    pipe = tmp_path / "pipe.archive"
+    os.mkfifo(pipe)
+    for path in (null, pipe):
+        with pytest.raises(ArchiveFormatError, match="not a regular file"):
+            check_archive(path)
+        with pytest.raises(ArchiveFormatError, match="not a regular file"):
+            collect(
+                ["C0ffee12345"],
+                archive=path,
+                api_key="sk-test-archive-0123456789",
+                base_url=fake_api.base_url,
+                progress=False,
+            )
+        with pytest.raises(ArchiveFormatError, match="not a regular file"):
+            to_tables(path)
+    assert fake_api.requests == []

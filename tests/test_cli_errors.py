@@ -307,3 +307,25 @@ def test_attack_server_text_in_the_summary_and_status_reaches_no_terminal_raw(
     rows = [line.split("\t") for line in outputs[2].stdout.splitlines() if "\t" in line]
     assert [len(row) for row in rows] == [4, 4, 4]  # the header and the two failures
     assert "\\x1b]0;PWNED\\x07" in rows[1][3]
+
+
+def test_attack_instagram_text_in_printed_tables_reaches_no_terminal_raw(
+    runner: CliRunner, tmp_path: Path, fake_api: FakeAPI
+) -> None:
+    """Attack: any Instagram user's username or caption with terminal escapes reached the
+    terminal raw when ``tables ARCHIVE`` printed the frames; cut at 24 characters, an OSC
+    sequence was even left open, so the terminal swallowed what followed. Printed cells are
+    escaped; the archive and written tables keep the text as it was."""
+    envelope = FakeAPI.media_for("C0ffee12345")
+    node = envelope["data"]["data"]["xdt_shortcode_media"]
+    node["owner"]["username"] = "evil\x1b]0;PWNED\x07\x1b[2Juser"
+    fake_api.set_payload("C0ffee12345", envelope)
+    archive = str(tmp_path / "archive.jsonl")
+    args = ["collect", "C0ffee12345", "--archive", archive, "--base-url", fake_api.base_url]
+    assert runner.invoke(main, [*args, "--no-progress"]).exit_code == 0
+    result = runner.invoke(main, ["tables", archive], color=True)
+    assert result.exit_code == 0
+    assert "evil\\x1b]0;PWN" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    stored = json.loads(Path(archive).read_text(encoding="utf-8"))
+    assert stored["response"]["data"]["data"]["xdt_shortcode_media"]["owner"] == node["owner"]

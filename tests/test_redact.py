@@ -36,7 +36,8 @@ def test_secrets_are_the_given_key_and_the_environments_also_as_json_escapes_the
     however JSON escaped it (PHP escapes "/")."""
     monkeypatch.setenv("MEMORIES_API_KEY", "env-key-0123456789")
     escaped = KEY.replace("/", "\\/")
-    assert secrets(KEY) == [escaped, KEY, "env-key-0123456789"]
+    encoded = KEY.replace("/", "%2F")
+    assert secrets(KEY) == [encoded, escaped, KEY, "env-key-0123456789"]
     monkeypatch.delenv("MEMORIES_API_KEY")
     assert secrets(None) == []
     assert scrub(f'{{"msg": "{escaped}"}}', secrets(KEY)) == (f'{{"msg": "{MARKER}"}}', True)
@@ -53,3 +54,12 @@ def test_attack_a_key_too_short_to_be_one_is_not_cut_from_the_data(
     assert secrets("e") == []
     assert secrets("x" * MIN_PART) == ["x" * MIN_PART]
     assert scrub('{"code": "0000"}', secrets("e")) == ('{"code": "0000"}', False)
+
+
+def test_attack_a_key_echoed_url_or_form_encoded_is_cut_too() -> None:
+    """Attack: a server echoing the request back in a URL (a redirect's Location, a link in the
+    body) percent-encodes a key with ``/``, ``+`` or ``=`` in it: ``%2F``, ``%2B``, ``%3D``, and
+    ``+`` for a space in a form. Those forms escaped the scrubber."""
+    key = "sk-Ab+Cd/Ef=Gh 0123"
+    echoed = "https://x.example/?k=sk-Ab%2BCd%2FEf%3DGh%200123&f=sk-Ab%2BCd%2FEf%3DGh+0123"
+    assert scrub(echoed, secrets(key)) == (f"https://x.example/?k={MARKER}&f={MARKER}", True)

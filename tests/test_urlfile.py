@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from igresearch import urlfile
 from igresearch.urlfile import read_url_file
 
 
@@ -71,3 +72,23 @@ def test_a_file_that_is_not_text_is_named(tmp_path: Path) -> None:
         "urls.bin is not UTF-8 text (byte 0x8b at offset 1): give a text file of URLs, or a CSV "
         "with a url column."
     )
+
+
+def test_attack_a_url_file_larger_than_any_list_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: ``--from /dev/zero`` took memory without end (7 GB in 20 s), and a URL file of
+    one 300 MB line took 650 MB and 18 s before failing. A file over MAX_BYTES is refused after
+    reading MAX_BYTES + 1 bytes, naming it."""
+    monkeypatch.setattr(urlfile, "MAX_BYTES", 1000)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"DLlGZiCOBQ0\n" * 100)
+    with pytest.raises(ValueError, match="big.txt is larger than"):
+        read_url_file(big)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("DLlGZiCOBQ0\n" * 100))
+    with pytest.raises(ValueError, match="stdin is larger than"):
+        read_url_file("-")
+    with pytest.raises(ValueError, match="zero is larger than"):
+        read_url_file("/dev/zero")
+    big.write_bytes(b"DLlGZiCOBQ0\n" * 83)  # 996 bytes: read as ever
+    assert len(read_url_file(big)) == 83
