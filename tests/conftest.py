@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from doubles import Sleeps
 from filelock import FileLock
 
 from igresearch.demo import run_demo
@@ -83,6 +84,12 @@ def report_renamed(report: Path) -> list[Path]:
     """Every file the build of ``report`` moved into place with ``os.replace``, in order."""
     names = json.loads((report.parent / "report-renamed.json").read_text(encoding="utf-8"))
     return [Path(name) for name in names]
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """The client's `sleep`, recorded instead of slept."""
+    return Sleeps()
 
 
 def _strict(constant: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles import Sleeps
 
 from igresearch import collect
 from igresearch.answers import KEPT_BODY_BYTES
@@ -38,18 +39,6 @@ CODE = "C0ffee12345"
 CANONICAL = f"https://www.instagram.com/reel/{CODE}/"
 CAFE = "Un café, s'il vous plaît"
 CEILING_S = 30.0  # a hang check's generous ceiling, never a timing
-
-
-class Sleeps(list[float]):
-    """Records the delays the client asks for instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 def client(fake_api: FakeAPI, sleeps: Sleeps, **options: Any) -> Client:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import pytest
+from doubles import Sleeps
 
 from igresearch.answers import retry_after
 from igresearch.client import Client
@@ -25,18 +26,6 @@ from igresearch.testing import FakeAPI
 KEY = "sk-SECRET-igresearch-test-key-0123456789"
 SHORTCODE = "DLlGZiCOBQ0"
 CANONICAL = f"https://www.instagram.com/reel/{SHORTCODE}/"
-
-
-class Sleeps(list[float]):
-    """Records the delays the client asks for instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture

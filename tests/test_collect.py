@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles import SimulatedClock
 
 from igresearch.archive import read_archive
 from igresearch.cli import exit_code
@@ -281,17 +282,6 @@ def test_ctrl_c_stops_cleanly_with_exit_130(fake_api: FakeAPI, tmp_path: Path) -
 
 
 # --- the rate limiter, on a simulated clock ---
-
-
-class SimulatedClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def max_in_any_window(times: list[float], width: float = 1.0) -> int:

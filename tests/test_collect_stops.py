@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from doubles import SimulatedClock
 
 from igresearch.cassettes import read_cassette
 from igresearch.cli import exit_code, main
@@ -33,19 +34,6 @@ HANG = 30  # seconds: the generous ceiling of every hang check
 
 def no_sleep(seconds: float) -> None:
     """Retries in tests do not sleep for real."""
-
-
-class SimulatedClock:
-    """A clock whose sleeps pass at once, for the shared rate limiter."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def run(fake_api: FakeAPI, tmp_path: Path, urls: list[str], **options: Any) -> Any:
