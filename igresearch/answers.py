@@ -221,13 +221,18 @@ def read_body(response: requests.Response, *, deadline: float, max_bytes: int) -
     ]
     # Only one coding is read (igresearch asks for gzip or deflate); any other is left as it is,
     # and the body is then no JSON.
+    coding = codings[0] if len(codings) == 1 and codings[0] in _INFLATED else None
     inflater = None
-    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
-        inflater = zlib.decompressobj(15 if codings[0] == "deflate" else 31)
+    head = b""  # the first bytes, until they tell which deflate this is
     parts: list[bytes] = []
     room = max_bytes + 1
     for chunk in _chunks(response.raw, deadline):
-        if inflater is not None:
+        if coding is not None:
+            if inflater is None:
+                head += chunk
+                if len(head) < 2:
+                    continue
+                inflater, chunk = zlib.decompressobj(_window_bits(coding, head)), head
             # zlib's max_length bounds what one call expands to; the rest waits in its tail.
             chunk = inflater.decompress(chunk, room)
         parts.append(chunk[:room])
@@ -235,9 +240,21 @@ def read_body(response: requests.Response, *, deadline: float, max_bytes: int) -
         if not room:
             break
     else:
-        if inflater is not None and not inflater.eof:
+        if coding is not None and (inflater is None or not inflater.eof):
             raise zlib.error("the compressed stream is cut short")
     return b"".join(parts)
+
+
+_INFLATED = ("gzip", "x-gzip", "deflate")
+
+
+def _window_bits(coding: str, head: bytes) -> int:
+    """zlib's window bits for a body in `coding` that begins with `head`: gzip; deflate in its
+    zlib wrapper (RFC 9110), or raw, as some servers send it (urllib3 reads both too)."""
+    if coding != "deflate":
+        return 31
+    wrapped = head[0] & 0x0F == 8 and int.from_bytes(head[:2], "big") % 31 == 0
+    return 15 if wrapped else -15
 
 
 def _chunks(raw: Any, deadline: float) -> Iterator[bytes]:

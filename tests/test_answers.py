@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -893,3 +894,30 @@ def test_attack_a_huge_server_message_is_not_a_huge_error_message(
     error = fetch_error(fake_api, sleeps)
     assert "x" * 200 in error.message and len(error.message) < 400
     assert error.body is not None and len(error.body) == KEPT_BODY_BYTES
+
+
+@pytest.mark.parametrize("wbits", [15, -15], ids=["zlib-wrapped", "raw"])
+def test_attack_deflate_is_read_with_or_without_its_zlib_wrapper(
+    hostile: http.server.ThreadingHTTPServer, sleeps: Sleeps, wbits: int
+) -> None:
+    """Attack: a body labelled ``Content-Encoding: deflate`` sent raw (no zlib header, as some
+    servers do) did not decompress: retried, then recorded failed. Both forms are read, as
+    urllib3 reads them, even when the first byte arrives alone."""
+    envelope = FakeAPI.media_for(CODE)
+
+    def answer(handler: _Hostile) -> None:
+        compressor = zlib.compressobj(wbits=wbits)
+        body = compressor.compress(json.dumps(envelope).encode()) + compressor.flush()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Encoding", "deflate")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:1])
+        handler.wfile.flush()
+        time.sleep(0.05)
+        handler.wfile.write(body[1:])
+
+    hostile.answer = answer  # type: ignore[attr-defined]
+    fetched = Client(KEY, base_url=_base(hostile), max_retries=0, sleep=sleeps).fetch(CODE)
+    assert (fetched.envelope, fetched.attempts) == (envelope, 1)
