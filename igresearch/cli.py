@@ -345,9 +345,10 @@ def collect(
 def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) -> Summary:
     """Run `collect` with the command line's options; the plan is printed before any request."""
     from .collect import collect as run_collect
+    from .collect import paid_price
 
     progress = not options.pop("no_progress")
-    price = options["price"]
+    price = paid_price(options["price"])
     return run_collect(
         entries,
         archive=archive,

@@ -43,6 +43,7 @@ __all__ = [
     "Stop",
     "Summary",
     "collect",
+    "paid_price",
     "plan_collection",
     "stop_rule",
 ]
@@ -232,6 +233,13 @@ def plan_collection(
         len(valid) - len(wanted_urls),
         len(wanted_urls) - len(to_request),
     )
+
+
+def paid_price(price: float) -> float:
+    """What one answer costs here: `price`, or nothing inside a replay-only ``with replay(...)``
+    (every answer comes from the cassette)."""
+    replaying = cassettes.active()
+    return 0.0 if replaying is not None and replaying.keyless else price
 
 
 @dataclass(frozen=True)
@@ -469,9 +477,7 @@ def collect(
         refresh_older_than=refresh_older_than,
         recorded=recorded,
     )
-    replaying = cassettes.active()
-    if replaying is not None and replaying.keyless:
-        price = 0.0  # every answer comes from the cassette: nothing is paid
+    price = paid_price(price)
     if on_plan is not None:
         on_plan(plan)
     summary = Summary(Path(archive), plan, dry_run=dry_run, price=price)

@@ -156,3 +156,17 @@ def test_record_plans_like_collect(runner: CliRunner, fake_api: FakeAPI, tmp_pat
     assert "3 already recorded; 0 to request" in done.stderr
     assert f"Cassette: {cassette} unchanged (0 new recordings)" in done.stderr
     assert len(fake_api.requests) == 3
+
+
+def test_a_replay_plans_and_sums_up_at_no_cost(runner: CliRunner, tmp_path: Path) -> None:
+    """Issue 11, item 22: the plan of a run answered from a cassette costs nothing, as its
+    summary says (it said 0.01 USD per URL before the run and 0.00 after)."""
+    from igresearch.cassettes import cassette_path
+
+    args = ["collect", "DLlGZiCOBQ0", "--archive", str(tmp_path / "a.jsonl"), "--no-progress"]
+    replayed = ["--replay", str(cassette_path("documented_example.yaml"))]
+    result = runner.invoke(main, [*args, *replayed], env={"MEMORIES_API_KEY": ""})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].endswith("1 to request, about 0.00 USD.")
+    assert "answers received: 1 (about 0.00 USD" in lines[1]
