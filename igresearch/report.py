@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import time
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -31,6 +32,10 @@ _CAPTIONS = {
     "time": "Engagement rate by posting date, with a rolling median.",
     "growth": "Plays against hours since posting, for reels fetched more than once.",
 }
+_CHECK = (
+    "`SHA256SUMS` gives the SHA-256 of every file of this folder, these pages included; "
+    "check them with `sha256sum -c SHA256SUMS` in the folder."
+)
 _URL = re.compile(r"https?://\S+")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
@@ -85,15 +90,25 @@ def write_report(
 ) -> Path:
     """Write a report of an archive (or a tables folder) to `out` and return ``report.html``.
 
-    `out` receives ``tables/`` (parquet with provenance in its key-value metadata, and CSV),
-    ``figures/`` (PNG and SVG), ``data-dictionary.md``, ``provenance.json``, ``report.md``
-    and ``report.html``. The report gives the collection window, channels, outcome counts and
-    attrition (for an archive), versions, the SHA-256 of every other file, and a citation.
-    With `salt`, the tables are pseudonymised first (:func:`igresearch.pseudonymize.pseudonymize`)
-    and the report lists no URLs.
+    `out` receives ``tables/`` (parquet with provenance in its key-value and Arrow schema
+    metadata, and CSV), ``figures/`` (PNG and SVG), ``data-dictionary.md``, ``provenance.json``,
+    ``report.md``, ``report.html`` and ``SHA256SUMS``. The pages give the collection window,
+    channels, outcome counts and attrition (for an archive), versions, the SHA-256 of the source
+    and of every other file, and a citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers every
+    file, the pages included. With `salt`, the tables are pseudonymised first
+    (:func:`igresearch.pseudonymize.pseudonymize`) and the report lists no URLs.
+
+    The same source and versions give the same bytes: only the pages (and so ``SHA256SUMS``)
+    say when they were generated, at ``SOURCE_DATE_EPOCH`` when that is set.
+
+    Raises
+    ------
+    ValueError
+        When ``SOURCE_DATE_EPOCH`` is set but not a whole number of seconds.
     """
     from .plots import save_all
 
+    generated = _generated_at()
     source_path, folder = Path(source), Path(out)
     tables = read_tables(source_path) if source_path.is_dir() else to_tables(source_path)
     attrition = None  # known for an archive only, not for tables or a file of responses
@@ -110,12 +125,31 @@ def write_report(
     written += tables.write(folder / "tables", format="csv")
     written += save_all(tables.media, folder / "figures", formats=("png", "svg"))
     written.append(write_text(folder / "data-dictionary.md", data_dictionary()))
-    provenance["checksums"] = {str(p.relative_to(folder)): _sha256(p) for p in sorted(written)}
+    provenance["checksums"] = {_name(p, folder): _sha256(p) for p in sorted(written)}
     write_text(folder / "provenance.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     provenance["checksums"]["provenance.json"] = _sha256(folder / "provenance.json")
     citation = dataset_citation(folder)
-    write_text(folder / "report.md", _markdown(provenance, tables, citation))
-    return write_text(folder / "report.html", _html(provenance, tables, citation))
+    pages = [
+        write_text(folder / "report.md", _markdown(provenance, tables, citation, generated)),
+        write_text(folder / "report.html", _html(provenance, tables, citation, generated)),
+    ]
+    sums = provenance["checksums"] | {_name(p, folder): _sha256(p) for p in pages}
+    write_text(folder / "SHA256SUMS", "".join(f"{d}  {n}\n" for n, d in sorted(sums.items())))
+    return pages[1]
+
+
+def _generated_at() -> str:
+    """When the pages say they were generated: ``SOURCE_DATE_EPOCH`` if set (reproducible
+    builds' convention), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    try:
+        seconds = int(epoch) if epoch else time.time()
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(
+            f"SOURCE_DATE_EPOCH={epoch!r} is not a time: set it to whole seconds since "
+            "1970-01-01 UTC (e.g. `git log -1 --format=%ct`), or unset it."
+        ) from None
 
 
 def _responses(path: Path) -> bool:
@@ -133,7 +167,6 @@ def _provenance(
     fetched = tables.media["fetched_at"].drop_nulls()
     window = [None, None] if fetched.is_empty() else [fetched.min(), fetched.max()]
     return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": source.name,
         "source_sha256": _sha256(source) if source.is_file() else None,
         "collection_window": [w.isoformat() if isinstance(w, datetime) else None for w in window],
@@ -166,12 +199,12 @@ def _lost(attrition: Attrition, pseudonymized: bool) -> list[dict[str, str]]:
     ]
 
 
-def _markdown(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
+def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generated: str) -> str:
     first, last = provenance["collection_window"]
     lines = [
         "# igresearch report",
         "",
-        f"Generated {provenance['generated_at']} by igresearch {provenance['igresearch_version']} "
+        f"Generated {generated} by igresearch {provenance['igresearch_version']} "
         f"from `{provenance['source']}`"
         + (f" (SHA-256 `{provenance['source_sha256']}`)" if provenance["source_sha256"] else "")
         + ".",
@@ -204,6 +237,8 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
         "",
         "Column definitions: [data dictionary](data-dictionary.md).",
         "",
+        _CHECK,
+        "",
         "| file | SHA-256 |",
         "|---|---|",
     ]
@@ -225,7 +260,7 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
     return "\n".join(lines)
 
 
-def _html(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
+def _html(provenance: dict[str, Any], tables: Tables, citation: str, generated: str) -> str:
     def esc(value: Any) -> str:
         return html.escape(str(value))
 
@@ -259,6 +294,12 @@ def _html(provenance: dict[str, Any], tables: Tables, citation: str) -> str:
         for n, d in provenance["checksums"].items()
     )
     versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in provenance["dependencies"].items())
+    source = f"<code>{esc(provenance['source'])}</code>" + (
+        f" (SHA-256 <code>{esc(provenance['source_sha256'])}</code>)"
+        if provenance["source_sha256"]
+        else ""
+    )
+    check = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(_CHECK))
     pseudonymised = (
         "<p><strong>Pseudonymised:</strong> ids, usernames and names are salted hashes; URLs "
         "removed.</p>"
@@ -277,8 +318,8 @@ figure {{ margin: 1rem 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
 figcaption {{ color: #666; font-size: 0.85rem; }} code {{ font-size: 0.8rem; }}
 </style></head><body>
 <h1>igresearch report</h1>
-<p>Generated {esc(provenance["generated_at"])} by igresearch {esc(provenance["igresearch_version"])}
-from <code>{esc(provenance["source"])}</code>.</p>
+<p>Generated {esc(generated)} by igresearch {esc(provenance["igresearch_version"])}
+from {source}.</p>
 <h2>Collection</h2>
 <p>Window: {esc(_day(first))} to {esc(_day(last))} (UTC) · channel(s):
 {esc(", ".join(provenance["channels"]) or "unknown")} · posts: {esc(provenance["posts"])}</p>
@@ -288,6 +329,7 @@ from <code>{esc(provenance["source"])}</code>.</p>
 <h2>Engagement by account</h2>{owners}
 <h2>Figures</h2>{figures}
 <h2>Data</h2><p>Column definitions: <a href="data-dictionary.md">data dictionary</a>.</p>
+<p>{check}</p>
 <table><tr><th>file</th><th>SHA-256</th></tr>{checksums}</table>
 <h2>Software</h2><p>Python {esc(provenance["python"])}; {versions}</p>
 <h2>How to cite</h2><p>Dataset: {esc(citation)}</p><p>Software: {esc(software_citation())}</p>
@@ -329,6 +371,11 @@ def _figure_names(provenance: dict[str, Any]) -> list[str]:
         for n in provenance["checksums"]
         if n.startswith("figures/") and n.endswith(".png")
     ]
+
+
+def _name(path: Path, folder: Path) -> str:
+    """`path` relative to `folder`, with ``/`` on every platform (as ``SHA256SUMS`` needs)."""
+    return path.relative_to(folder).as_posix()
 
 
 def _sha256(path: Path) -> str:

@@ -58,8 +58,9 @@ class Tables:
         """Write each table to ``directory/<table>.<format>`` and return the paths.
 
         In CSV, list columns are JSON arrays and times ISO 8601. Parquet files carry the schema
-        version and `metadata` (e.g. provenance) as key-value metadata. Each file is written to
-        a temporary name first and renamed, so no file is ever left half-written.
+        version and `metadata` (e.g. provenance) both as file key-value metadata (polars, DuckDB)
+        and as Arrow schema metadata (pyarrow, pandas). Each file is written to a temporary name
+        first and renamed, so no file is ever left half-written.
         """
         if format not in ("parquet", "csv"):
             raise ValueError(f"Unknown format {format!r}: use 'parquet' or 'csv'.")
@@ -72,11 +73,20 @@ class Tables:
             with atomic_path(path) as temporary:
                 if format == "parquet":
                     keys = {"igresearch.schema_version": SCHEMA_VERSION, "igresearch.table": name}
-                    frame.write_parquet(temporary, metadata=keys | dict(metadata or {}))
+                    _write_parquet(frame, temporary, keys | dict(metadata or {}))
                 else:
                     _to_csv_frame(frame).write_csv(temporary)
             paths.append(path)
         return paths
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path, metadata: dict[str, str]) -> None:
+    """Write `frame` with pyarrow: polars puts `metadata` at file level only, where pyarrow's
+    ``read_schema`` and pandas never look; pyarrow writes it there and in the Arrow schema."""
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow().replace_schema_metadata(metadata)
+    pq.write_table(table, path, compression="zstd")
 
 
 def read_tables(directory: str | os.PathLike[str]) -> Tables:

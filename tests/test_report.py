@@ -8,16 +8,56 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
+import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
+import igresearch.report as report_module
 from igresearch import __version__
 from igresearch.cli import main
 from igresearch.report import software_citation, write_report
 
 ROOT = Path(__file__).parent.parent
+PAGES = ("report.md", "report.html", "SHA256SUMS")  # the files that say when they were made
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _sums(folder: Path) -> dict[str, str]:
+    """``SHA256SUMS`` of `folder` as {path: digest}, in its order; each line `<hex>  <path>`."""
+    sums = {}
+    for line in (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"([0-9a-f]{64})  (\S+)", line)
+        assert match, line
+        sums[match[2]] = match[1]
+    return sums
+
+
+def _report_at(
+    demo: Path, out: Path, monkeypatch: pytest.MonkeyPatch, now: datetime, epoch: str | None
+) -> dict[str, bytes]:
+    """The files of a report of the demo archive written with the clock at `now` and
+    SOURCE_DATE_EPOCH `epoch` (unset when None)."""
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report_module, "time", SimpleNamespace(time=now.timestamp))
+        if epoch is None:
+            patch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        else:
+            patch.setenv("SOURCE_DATE_EPOCH", epoch)
+        write_report(demo / "archive.jsonl", out)
+    return _files(out)
 
 
 def test_every_file_is_written_whole_then_renamed_into_place(
@@ -52,7 +92,8 @@ def test_every_written_file_has_a_correct_checksum(report: Path) -> None:
     written = {
         str(p.relative_to(report))
         for p in report.rglob("*")
-        if p.is_file() and p.name not in ("report.md", "report.html", "provenance.json")
+        if p.is_file()
+        and p.name not in ("report.md", "report.html", "provenance.json", "SHA256SUMS")
     }
     assert listed == written
     for name, digest in provenance["checksums"].items():
@@ -117,3 +158,98 @@ def test_pseudonymized_report_names_no_account_and_no_url(demo: Path, tmp_path: 
             text = path.read_text(encoding="utf-8")
             assert not any(secret in text for secret in secrets), path
             assert not re.search(r"instagram\.com/reel/[A-Za-z0-9_-]", text), path
+
+
+def test_a_later_report_of_the_same_archive_differs_only_in_its_pages(
+    report: Path, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, item 9: with the clock moved years on, every file but the pages (and the
+    SHA256SUMS that covers them) is byte-identical; nothing else records when it was made."""
+    later = _report_at(demo, tmp_path, monkeypatch, datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC), None)
+    first = _files(report)
+    assert set(later) == set(first)
+    assert [name for name in sorted(first) if first[name] != later[name]] == sorted(PAGES)
+    assert b"Generated 2031-05-06T07:08:09+00:00 by igresearch" in later["report.md"]
+    assert b"Generated 2031-05-06T07:08:09+00:00 by igresearch" in later["report.html"]
+    assert b"Generated 2031" not in first["report.md"]
+    provenance = json.loads(later["provenance.json"])
+    assert not [key for key in provenance if "generated" in key or "time" in key]
+    assert b"2031" not in later["provenance.json"]
+    assert not any(b"2031" in later[name] for name in later if name.endswith(".parquet"))
+
+
+def test_with_source_date_epoch_every_file_is_byte_identical(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, item 9: two reports of one archive with SOURCE_DATE_EPOCH set, the clock moved
+    between them, into different folders: every file identical, and the pages give that time."""
+    epoch = "1767225600"  # 2026-01-01T00:00:00Z
+    one = _report_at(demo, tmp_path / "one", monkeypatch, datetime(2031, 1, 1, tzinfo=UTC), epoch)
+    two = _report_at(demo, tmp_path / "two", monkeypatch, datetime(2032, 2, 2, tzinfo=UTC), epoch)
+    assert set(one) == set(two) and len(one) == 25
+    assert [name for name in sorted(one) if one[name] != two[name]] == []
+    assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.md"]
+    assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.html"]
+
+
+def test_a_malformed_source_date_epoch_is_an_error_before_anything_is_written(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, item 9: SOURCE_DATE_EPOCH that is not whole seconds is refused, with a hint."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ValueError, match=r"SOURCE_DATE_EPOCH='yesterday' is not a time"):
+        write_report(demo / "archive.jsonl", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_sha256sums_covers_every_other_file_and_sha256sum_checks_it(report: Path) -> None:
+    """Issue 12, item 10: SHA256SUMS, in the format of sha256sum, lists every other file of the
+    folder (the pages and provenance.json included) with its SHA-256; sha256sum -c agrees."""
+    listed = _sums(report)
+    files = _files(report)
+    assert set(listed) == set(files) - {"SHA256SUMS"}
+    assert {"report.md", "report.html", "provenance.json", "tables/media.parquet"} <= set(listed)
+    assert listed == {name: hashlib.sha256(files[name]).hexdigest() for name in listed}
+    assert list(listed) == sorted(listed)
+    if shutil.which("sha256sum") is None:
+        pytest.skip("no sha256sum on this machine (the digests are checked above)")
+    checked = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=report, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count(": OK\n") == len(listed)
+
+
+def test_both_pages_list_the_same_checksums_with_the_archives(report: Path, demo: Path) -> None:
+    """Issue 12, item 10: report.md and report.html give the same SHA-256 digests: the source
+    archive's and those of every file but the pages and SHA256SUMS."""
+    provenance = json.loads((report / "provenance.json").read_text(encoding="utf-8"))
+    archive = hashlib.sha256((demo / "archive.jsonl").read_bytes()).hexdigest()
+    sums = _sums(report)
+    expected = {archive} | {d for n, d in sums.items() if n not in ("report.md", "report.html")}
+    assert provenance["source_sha256"] == archive
+    digests = re.compile(r"\b[0-9a-f]{64}\b")
+    for page in ("report.md", "report.html"):
+        text = (report / page).read_text(encoding="utf-8")
+        assert set(digests.findall(text)) == expected, page
+        assert "sha256sum -c SHA256SUMS" in text
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert f"<td><code>provenance.json</code></td><td><code>{sums['provenance.json']}" in page
+
+
+def test_every_parquet_holds_the_provenance_in_its_arrow_schema(report: Path) -> None:
+    """Issue 12, item 11: pyarrow (and so pandas) reads the provenance from the Arrow schema
+    metadata of every report parquet, as polars reads it from the file's key-value metadata."""
+    provenance = json.loads((report / "provenance.json").read_text(encoding="utf-8"))
+    del provenance["checksums"]  # known only once the tables are written
+    parquets = sorted((report / "tables").glob("*.parquet"))
+    assert [p.stem for p in parquets] == ["children", "comments", "errors", "media", "owners"]
+    for path in parquets:
+        schema = pq.read_schema(path).metadata
+        assert schema is not None, path
+        assert json.loads(schema[b"igresearch.provenance"]) == provenance, path
+        assert schema[b"igresearch.table"] == path.stem.encode()
+        assert schema[b"igresearch.schema_version"] == str(provenance["schema_version"]).encode()
+        polars = pl.read_parquet_metadata(path)
+        assert polars["igresearch.provenance"] == schema[b"igresearch.provenance"].decode()
+        assert polars["igresearch.table"] == path.stem
