@@ -6,9 +6,9 @@ import contextlib
 import errno
 import json
 import math
+import re
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -66,7 +66,7 @@ class _Failure(click.ClickException):
     """An error shown as one line on stderr (``Error: ...``), with its exit status."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(_oneline(message))
+        super().__init__(_oneline(message.strip()))
         self.exit_code = exit_code  # type: ignore[misc]  # click reads it from the instance
 
     def show(self, file: IO[Any] | None = None) -> None:
@@ -148,23 +148,46 @@ def _status(error: Exception) -> int:
     return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_API_ERROR
 
 
+#: What a terminal acts on rather than shows: C0 controls, then DEL, C1 controls and the
+#: bidirectional embeddings, overrides and isolates (which json.dumps leaves raw).
+_ABOVE_C0 = "\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f{_ABOVE_C0}]")
+_CONTROL_ABOVE_C0 = re.compile(f"[{_ABOVE_C0}]")
+
+
 def _oneline(text: str) -> str:
-    """`text` on one line, safe for a terminal: line breaks and tabs become spaces, other control
-    and format characters (C0, C1, bidirectional overrides, line separators) are escaped."""
-    parts = []
-    for char in text.strip().replace("\r\n", "\n"):
-        if char in "\r\n":
-            parts.append(" ")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") and char != "\t":
-            parts.append(char.encode("unicode_escape").decode("ascii"))
-        else:
-            parts.append(char)
-    return "".join(parts).replace("\t", " ")
+    """`text` safe for a terminal, on one line: each control character (line breaks included)
+    is shown as ``\\xNN`` or ``\\uNNNN``; all other Unicode is kept as it is.
+
+    >>> from igresearch.cli import _oneline
+    >>> print(_oneline("a\\nb\\x1b[2J\\u202ec \u00e9"))
+    a\\x0ab\\x1b[2J\\u202ec \u00e9
+    """
+    return _CONTROL.sub(_escaped, text)
 
 
-def _lines(text: str) -> str:
-    """`text`, each of its lines made safe for a terminal by :func:`_oneline`."""
-    return "\n".join(_oneline(line) for line in text.splitlines())
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _echo(*lines: str, err: bool = False) -> None:
+    """Print `lines`, each made safe for a terminal by :func:`_oneline`."""
+    click.echo("\n".join(_oneline(line) for line in lines), err=err)
+
+
+def _show(frame: Any) -> None:
+    """Print a frame safe for a terminal. A line break in a cell is escaped first (polars would
+    start a new line of the table with it), the other control characters in the printed table."""
+    import polars as pl
+
+    def escape(cells: pl.Expr) -> pl.Expr:
+        return cells.str.replace_all("\n", _oneline("\n"), literal=True)
+
+    safe = frame.with_columns(
+        escape(pl.col(pl.String)), pl.col(pl.List(pl.String)).list.eval(escape(pl.element()))
+    )
+    _echo(*str(safe).split("\n"))
 
 
 channel_option = click.option(
@@ -367,8 +390,8 @@ def _print_plan(plan: Plan, price: float) -> None:
         more = f" ({others} more invalid {'line' if others == 1 else 'lines'})" if others else ""
         raise _Failure(f"No valid URL. {where}: {reason}{more}", EXIT_BAD_INPUT)
     for where, _text, reason in plan.invalid:
-        click.echo(_oneline(f"Skipped {where}: {reason}"), err=True)
-    click.echo(f"Plan: {plan.describe(price)}", err=True)
+        _echo(f"Skipped {where}: {reason}", err=True)
+    _echo(f"Plan: {plan.describe(price)}", err=True)
 
 
 def _finish(summary: Summary, max_requests: int | None, archive: str | None = None) -> NoReturn:
@@ -378,7 +401,10 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
         stop = f"--max-requests {max_requests} reached; run again to continue."
     if summary.stopped and summary.stopped.reason == "retry_after":
         stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
-    click.echo(_lines(summary.describe(stop=stop, archive=archive, with_plan=False)), err=True)
+    if summary.stopped:  # escaped here: a line break the server sent would start a new line
+        stop = _oneline(stop or summary.stopped.message)
+    where = _oneline(str(archive or summary.archive))
+    _echo(*summary.describe(stop=stop, archive=where, with_plan=False).split("\n"), err=True)
     sys.exit(exit_code(summary))
 
 
@@ -397,7 +423,7 @@ def status(archive: str) -> None:
 
     attrition = Attrition.of(archive)
     total = sum(attrition.counts.values())
-    click.echo(f"{archive}: {total} posts (each counted once, by its latest stored response)")
+    _echo(f"{archive}: {total} posts (each counted once, by its latest stored response)")
     for outcome in ("ok", "unavailable", "failed"):
         click.echo(f"  {outcome:<12}{attrition.counts[outcome]:>8}")
     if attrition.lost:
@@ -421,7 +447,7 @@ def tables(source: str, out: str | None, fmt: str) -> None:
         return
     for path in built.write(out, format=fmt):  # type: ignore[arg-type]
         frame = getattr(built, path.stem)
-        click.echo(f"wrote {path} ({frame.height} rows)")
+        _echo(f"wrote {path} ({frame.height} rows)")
 
 
 def _show_tables(built: Any) -> None:
@@ -431,8 +457,8 @@ def _show_tables(built: Any) -> None:
         for name in ("media", "comments", "owners", "children", "errors"):
             frame = getattr(built, name)
             click.echo(f"\n{name}: {frame.height} rows")
-            if frame.height:  # cells hold Instagram users' text: usernames, captions
-                click.echo(_lines(str(frame)))
+            if frame.height:
+                _show(frame)
 
 
 @main.command()
@@ -456,11 +482,11 @@ def demo(out: str) -> None:
     except FileExistsError as error:
         raise click.UsageError(f"{error} (--out)") from None
     media = tables.media
-    click.echo(
-        f"Replayed the synthetic demo study (invented accounts: never cite it) into {out}/\n"
+    _echo(
+        f"Replayed the synthetic demo study (invented accounts: never cite it) into {out}/",
         f"  {media['media_id'].n_unique()} posts from {media['owner_id'].n_unique()} accounts, "
         f"{media.height} snapshots; {tables.errors.height} unavailable; "
-        f"{tables.comments.height} comments; {tables.children.height} carousel items"
+        f"{tables.comments.height} comments; {tables.children.height} carousel items",
     )
     by_owner = engagement_by_owner(media).select(
         "owner_username", "n", "like_rate_median", "comment_rate_median", "reach_median"
@@ -468,8 +494,8 @@ def demo(out: str) -> None:
     with pl.Config(
         tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, float_precision=4
     ):
-        click.echo(by_owner)
-    click.echo(f"Archive: {out}/archive.jsonl  Tables: {out}/tables/  Figures: {out}/figures/")
+        _show(by_owner)
+    _echo(f"Archive: {out}/archive.jsonl  Tables: {out}/tables/  Figures: {out}/figures/")
 
 
 @main.command()
@@ -526,7 +552,7 @@ def record(
         )
     added = recorder.recorded
     unchanged = "" if added else " unchanged"
-    click.echo(f"Cassette: {cassette}{unchanged} ({_count(added, 'new recording')})", err=True)
+    _echo(f"Cassette: {cassette}{unchanged} ({_count(added, 'new recording')})", err=True)
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
 
 
@@ -553,7 +579,7 @@ def plot(source: str, kind: str, rate: str | None, out: str) -> None:
         axes = draw(kind, media, rate=rate)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--rate") from None
-    click.echo(f"wrote {save_figure(axes.figure, out)}", err=True)
+    _echo(f"wrote {save_figure(axes.figure, out)}", err=True)
 
 
 @main.command()
@@ -573,7 +599,7 @@ def report(source: str, out: str, pseudonymize: bool, salt: str | None) -> None:
     if pseudonymize and not salt:
         raise click.UsageError("--pseudonymize needs --salt (or $IGRESEARCH_SALT): a secret.")
     page = write_report(source, out, salt=salt if pseudonymize else None)
-    click.echo(f"wrote {page} and {Path(out) / 'report.md'}")
+    _echo(f"wrote {page} and {Path(out) / 'report.md'}")
 
 
 @main.command()
@@ -582,9 +608,9 @@ def cite(report_dir: str | None) -> None:
     """Print how to cite igresearch, and the dataset of REPORT_DIR when given."""
     from .report import dataset_citation, software_citation
 
-    click.echo(f"Software: {software_citation()}")
+    _echo(f"Software: {software_citation()}")
     if report_dir:
-        click.echo(f"Dataset: {dataset_citation(report_dir)}")
+        _echo(f"Dataset: {dataset_citation(report_dir)}")
 
 
 def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, str]]:
@@ -607,4 +633,6 @@ def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, st
 
 
 def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """`data` as JSON with every control character escaped (``\\uNNNN``), still valid JSON."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    click.echo(_CONTROL_ABOVE_C0.sub(lambda match: f"\\u{ord(match.group()):04x}", text))

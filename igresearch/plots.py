@@ -21,6 +21,7 @@ matplotlib is loaded only by code that draws.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -111,6 +112,9 @@ _NOTE_GID, _GUIDE_GID = "igresearch-note", "igresearch-guide"
 _OWN_FIGURE = "igresearch-figure"
 _NOTE_WIDTH = 95  # characters per line of the note: about a new figure's width at 9 pt
 _CHARS_PER_INCH = 16  # of the note's 9 pt text, roughly
+# Removed from data labels: control characters and bidi controls (which XML, hence SVG, does
+# not allow or which reorder a label), lone surrogates and U+FFFE/U+FFFF (not allowed in XML).
+_UNDRAWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 # A light backing, so points behind the legend do not run into its text.
 _LEGEND: dict[str, Any] = {
     "fontsize": _NOTE_PT,
@@ -246,7 +250,7 @@ def rate_distribution(
         jitter = np.random.default_rng(seed).uniform(-0.18, 0.18, len(xs))
         ys = np.repeat(positions, [len(v) for v in values]) + jitter
         ax.scatter(xs, ys, s=14, color=_BLUE, alpha=0.6, edgecolors="none", zorder=3)
-        ax.set_yticks(positions, groups)
+        ax.set_yticks(positions, [_plain(group) for group in groups])
         ax.set_ylim(max(len(groups), 1) - 0.5, -0.5)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_xlabel(_RATE_LABELS[rate], fontsize=_LABEL_PT)
@@ -328,7 +332,7 @@ def owner_comparison(
             markersize=5,
             zorder=3,
         )
-        ax.set_yticks(positions, [f"{row[0]} (n = {row[4]})" for row in rows])
+        ax.set_yticks(positions, [f"{_plain(row[0])} (n = {row[4]})" for row in rows])
         ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.grid(axis="x", color="0.9", linewidth=0.8)
@@ -483,7 +487,7 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
                 linewidth=1.4,
                 # explicit: a caller's axes keep the colour cycle they were created with
                 color=_CYCLE[index % len(_CYCLE)],
-                label=str(label),
+                label=_plain(str(label)),
             )
         ax.set_yscale("log")
         if not reel_ids:
@@ -652,6 +656,19 @@ def _note(
         color=_GREY,
         gid=_NOTE_GID,
     )
+
+
+def _plain(label: str) -> str:
+    """A data label (a username, a shortcode) as matplotlib draws it literally: line breaks
+    and tabs become spaces, the other :data:`_UNDRAWABLE` characters are removed, and every
+    ``$`` is escaped, so no mathtext is parsed (matplotlib draws ``\\$`` as ``$``).
+
+    >>> from igresearch.plots import _plain
+    >>> _plain("a$b $x^2$\\x1b[2J\\n\\u202eé")
+    'a\\\\$b \\\\$x^2\\\\$[2J é'
+    """
+    spaced = re.sub("[\t\n\r]", " ", label)
+    return _UNDRAWABLE.sub("", spaced).replace("$", r"\$")
 
 
 def _wrap(parts: list[str], width: int) -> str:

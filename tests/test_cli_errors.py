@@ -193,7 +193,8 @@ def test_a_real_process_prints_one_line_too(
 
 def test_user_text_in_a_message_is_one_escaped_line(runner: CliRunner, study: Path) -> None:
     """Issue 11, item 25: text from the user or a server cannot break the line or drive the
-    terminal: line breaks become spaces, control characters are escaped."""
+    terminal: control characters, line breaks included, are escaped (since issue 12, item 3, a
+    line break is shown as \\x0a rather than a space; U+2028 is not a control and stays)."""
     result = runner.invoke(main, ["status", str(study / "escape.txt")])
     assert result.exit_code == 2
     assert result.stderr == (
@@ -202,7 +203,7 @@ def test_user_text_in_a_message_is_one_escaped_line(runner: CliRunner, study: Pa
         "collect wrote.\n"
     )
     shown = _oneline("a\nb\r\nc\x1b[0m\x85\u202e\td\u2028e")
-    assert shown == "a b c\\x1b[0m\\x85\\u202e d\\u2028e"
+    assert shown == "a\\x0ab\\x0d\\x0ac\\x1b[0m\\x85\\u202e\\x09d\u2028e"
 
 
 def test_the_exit_statuses_are_documented_in_the_help(runner: CliRunner) -> None:

@@ -466,3 +466,66 @@ def test_save_figure_rejects_other_formats(tmp_path: Path, name: str, shown: str
         plots.save_figure(figure, tmp_path / name)
     assert ".png, .svg or .pdf" in str(error.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- hostile labels (issue 12, item 4) ---------------------------------------------------------
+
+# Usernames and shortcodes as strangers may write them, and each one as it must be drawn.
+HOSTILE_LABELS = {
+    "$x^2$": "$x^2$",
+    "a$b": "a$b",
+    "$x^$": "$x^$",
+    "nul\x00user": "nuluser",
+    "esc\x1b]0;t\x07\x1b[2J": "esc]0;t[2J",
+    "rlo\u202eabc\x9b\u2066": "rloabc",
+    "line\nbreak": "line break",
+    "<b>&amp;--\\$": "<b>&amp;--\\$",
+}
+UNDRAWN = ("\x00", "\x1b", "\x07", "\x9b", "\u202e", "\u2066")
+
+
+def hostile() -> pl.DataFrame:
+    """One reel per hostile label (its username, shortcode and caption), fetched twice."""
+    return media(
+        *(
+            reel(str(i), name, 1000 * i + fetch, 10 * i, shortcode=name, caption=name,
+                 fetched_at=T0 + timedelta(days=30 + fetch))
+            for i, name in enumerate(HOSTILE_LABELS, start=1)
+            for fetch in (0, 1)
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_hostile_labels_are_drawn_as_plain_text_and_every_svg_parses(
+    kind: str, tmp_path: Path
+) -> None:
+    """Issue 12, item 4: usernames and shortcodes with `$`, NUL, ESC, C1 and bidi controls and a
+    line break are drawn literally (no mathtext, controls removed); the SVG parses as XML, and
+    the PNG is written."""
+    import xml.etree.ElementTree as ET
+
+    figure = plots.draw(kind, hostile()).figure
+    svg = plots.save_figure(figure, tmp_path / f"{kind}.svg")
+    ET.parse(svg)
+    for char in UNDRAWN:
+        assert char not in svg.read_text(encoding="utf-8")
+    assert plots.save_figure(figure, tmp_path / f"{kind}.png").read_bytes()[:4] == b"\x89PNG"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to read it back
+        drawn = "\n".join(
+            ET.parse(plots.save_figure(figure, tmp_path / "t.svg")).getroot().itertext()
+        )
+    if kind in ("distribution", "owners", "growth"):  # the kinds that draw these labels
+        for label in HOSTILE_LABELS.values():
+            assert label in drawn.splitlines() or f"{label} (n = 1)" in drawn.splitlines()
+
+
+def test_a_report_s_figures_with_hostile_labels_all_parse(tmp_path: Path) -> None:
+    """Issue 12, item 4: every SVG save_all writes (as a report does) parses as XML."""
+    import xml.etree.ElementTree as ET
+
+    paths = plots.save_all(hostile(), tmp_path, formats=("png", "svg"))
+    svgs = [path for path in paths if path.suffix == ".svg"]
+    assert len(svgs) == len(plots.KINDS)
+    for path in svgs:
+        ET.parse(path)
