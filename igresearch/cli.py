@@ -589,13 +589,19 @@ def plot(source: str, kind: str, rate: str | None, out: str) -> None:
 @click.option(
     "--salt",
     envvar="IGRESEARCH_SALT",
-    help="Secret salt for --pseudonymize (or $IGRESEARCH_SALT); keep it private.",
+    help="Secret salt (16+ characters) for --pseudonymize; set $IGRESEARCH_SALT instead, "
+    "out of sight of ps.",
 )
-def report(source: str, out: str, pseudonymize: bool, salt: str | None) -> None:
+@click.pass_context
+def report(ctx: click.Context, source: str, out: str, pseudonymize: bool, salt: str | None) -> None:
     """Write a citable report of an archive or tables folder: tables (parquet, CSV), figures
     (PNG, SVG), provenance, SHA-256 checksums, report.md and report.html."""
     from .report import write_report
 
+    # A salt typed without --pseudonymize would leave a report that looks private but is not.
+    typed = ctx.get_parameter_source("salt") == click.core.ParameterSource.COMMANDLINE
+    if typed and not pseudonymize:
+        raise click.UsageError("--salt is only used with --pseudonymize: add it, or drop --salt.")
     if pseudonymize and not salt:
         raise click.UsageError("--pseudonymize needs --salt (or $IGRESEARCH_SALT): a secret.")
     page = write_report(source, out, salt=salt if pseudonymize else None)

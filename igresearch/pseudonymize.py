@@ -21,6 +21,9 @@ from .tables import Tables
 
 __all__ = ["pseudonymize"]
 
+#: The shortest salt accepted: a short one can be guessed, and every pseudonym reversed with it.
+MIN_SALT_LENGTH = 16
+
 #: The prefix of each kind's pseudonyms, so a reader can tell what a hash stands for.
 PREFIXES = {
     "user": "user",
@@ -104,10 +107,11 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
     tables
         Tables from :func:`igresearch.tables.to_tables` or :func:`igresearch.tables.read_tables`.
     salt
-        A secret key, e.g. ``secrets.token_hex(16)``. Keep it private and out of the shared data:
-        usernames are public, so anyone holding the salt (or facing an empty one) could hash
-        candidate usernames and reverse the pseudonyms by a dictionary attack. Use the same salt
-        for every export that must join with the others, a new one to make exports unlinkable.
+        A secret key of at least 16 characters, e.g. ``secrets.token_urlsafe(24)``. Keep it
+        private and out of the shared data: usernames are public, so anyone holding the salt
+        (or guessing a short one) could hash candidate usernames and reverse the pseudonyms by a
+        dictionary attack. Use the same salt for every export that must join with the others,
+        a new one to make exports unlinkable.
 
     Returns
     -------
@@ -117,14 +121,14 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
     Raises
     ------
     ValueError
-        If `salt` is empty.
+        If `salt` is shorter than 16 characters.
 
     Examples
     --------
     >>> from igresearch.pseudonymize import pseudonymize
     >>> from igresearch.tables import to_tables
     >>> from igresearch.testing import FakeAPI
-    >>> tables = pseudonymize(to_tables(FakeAPI.media_for("DLlGZiCOBQ0")), "example salt")
+    >>> tables = pseudonymize(to_tables(FakeAPI.media_for("DLlGZiCOBQ0")), "a salt, 16+ chars")
     >>> tables.media.select("media_id", "owner_username", "music_artist")
     shape: (1, 3)
     ┌────────────────────────┬───────────────────────┬───────────────────────┐
@@ -132,16 +136,18 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
     │ ---                    ┆ ---                   ┆ ---                   │
     │ str                    ┆ str                   ┆ str                   │
     ╞════════════════════════╪═══════════════════════╪═══════════════════════╡
-    │ media_21970d28d300e706 ┆ user_bb857466b82d60f3 ┆ user_bb857466b82d60f3 │
+    │ media_716830f38a3995a0 ┆ user_b1acdac76b2dbef1 ┆ user_b1acdac76b2dbef1 │
     └────────────────────────┴───────────────────────┴───────────────────────┘
     >>> "url" in tables.media.columns
     False
     """
-    if not salt:
+    if not salt or len(salt) < MIN_SALT_LENGTH:
         raise ValueError(
-            "pseudonymize needs a secret salt: pass a long random string (for example "
-            "secrets.token_hex(16)) and keep it private. Without one, anyone can hash public "
-            "usernames and reverse the pseudonyms by a dictionary attack."
+            f"pseudonymize needs a secret salt of at least {MIN_SALT_LENGTH} characters "
+            f"(got {len(salt or '')}): make one with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(24))"` and keep it private. '
+            "With a short one, anyone can guess it, hash public usernames and reverse the "
+            "pseudonyms by a dictionary attack."
         )
     key = salt.encode()
 

@@ -130,6 +130,9 @@ BAD = [
     (["cite", "{d}/urls.txt"], 2, "is a file"),
     (["report", "{d}/archive.jsonl", "--out", "{d}/report.html"], 2, "is a file"),
     (["report", "{d}/archive.jsonl", "--out", "{d}/r", "--pseudonymize"], 2, "--salt"),
+    # Issue 12, item 7: a salt typed without --pseudonymize, and a salt too short.
+    (["report", "{d}/archive.jsonl", "--out", "{d}/r", "--salt", "s" * 20], 2, "--pseudonymize"),
+    (["report", "{d}/archive.jsonl", "--out", "{d}/r", "--pseudonymize", "--salt", "s"], 2, "16"),
     (["status", "{d}/missing.jsonl"], 2, "does not exist"),
     (["tables", "{d}/archive.jsonl", "--format", "xlsx"], 2, "'xlsx'"),
     (["fetch", URL, "--channel", "tiktok"], 2, "'tiktok'"),

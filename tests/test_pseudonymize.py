@@ -286,7 +286,7 @@ def test_same_salt_same_output_other_salt_other_pseudonyms(demo_tables: Tables) 
     first, again = pseudonymize(demo_tables, SALT), pseudonymize(demo_tables, SALT)
     for name in TABLES:
         assert_frame_equal(getattr(first, name), getattr(again, name))
-    other = pseudonymize(demo_tables, "another salt")
+    other = pseudonymize(demo_tables, "another salt, also long")
     for columns in KINDS.values():
         for table, column in columns:
             mine = {v for v in _cells(getattr(first, table), column) if v is not None}
@@ -340,6 +340,17 @@ def test_empty_tables() -> None:
 def test_missing_salt_raises(fixture_tables: Tables, salt: Any) -> None:
     with pytest.raises(ValueError, match="secret salt.*keep it private"):
         pseudonymize(fixture_tables, salt)
+
+
+@pytest.mark.parametrize("salt", ["s", "fifteen chars.."])
+def test_a_short_salt_is_refused_with_a_way_to_make_one(fixture_tables: Tables, salt: str) -> None:
+    """Issue 12, item 7: a salt under 16 characters is refused, and the message says how to make
+    a good one; 16 characters are enough."""
+    with pytest.raises(ValueError, match="at least 16 characters") as raised:
+        pseudonymize(fixture_tables, salt)
+    assert "secrets.token_urlsafe(24)" in str(raised.value)
+    result = pseudonymize(fixture_tables, "sixteen chars..!")
+    assert result.media.height == fixture_tables.media.height
 
 
 def test_docstring_example() -> None:

@@ -148,7 +148,16 @@ def test_pseudonymized_report_names_no_account_and_no_url(demo: Path, tmp_path: 
         == 2
     )
     result = runner.invoke(
-        main, ["report", archive, "--out", str(tmp_path), "--pseudonymize", "--salt", "s3cret"]
+        main,
+        [
+            "report",
+            archive,
+            "--out",
+            str(tmp_path),
+            "--pseudonymize",
+            "--salt",
+            "s3cret, 16+ characters",
+        ],
     )
     assert result.exit_code == 0, result.output
     owners = pl.read_parquet(demo / "tables" / "owners.parquet")
@@ -158,6 +167,27 @@ def test_pseudonymized_report_names_no_account_and_no_url(demo: Path, tmp_path: 
             text = path.read_text(encoding="utf-8")
             assert not any(secret in text for secret in secrets), path
             assert not re.search(r"instagram\.com/reel/[A-Za-z0-9_-]", text), path
+
+
+def test_a_salt_in_the_environment_alone_changes_nothing(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12, item 7: $IGRESEARCH_SALT without --pseudonymize gives the identified report, no
+    error; with --pseudonymize it is the salt, so none is typed where ps shows it."""
+    owners = pl.read_parquet(demo / "tables" / "owners.parquet")
+    username = owners["username"][0]
+    monkeypatch.setenv("IGRESEARCH_SALT", "a salt of the environment")
+    archive = str(demo / "archive.jsonl")
+    runner = CliRunner()
+    result = runner.invoke(main, ["report", archive, "--out", str(tmp_path / "plain")])
+    assert result.exit_code == 0, result.output
+    plain = pl.read_parquet(tmp_path / "plain" / "tables" / "owners.parquet")
+    assert plain["username"].to_list() == owners["username"].to_list()
+    assert username in (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")
+    args = ["report", archive, "--out", str(tmp_path / "public"), "--pseudonymize"]
+    assert runner.invoke(main, args).exit_code == 0
+    public = pl.read_parquet(tmp_path / "public" / "tables" / "owners.parquet")
+    assert username not in public["username"].to_list()
 
 
 def test_a_later_report_of_the_same_archive_differs_only_in_its_pages(
