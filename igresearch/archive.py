@@ -40,6 +40,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from .errors import ArchiveFormatError, ArchiveLockedError, MediaUnavailableError
+from .files import make_folder, open_private_append
 from .shapes import locate_media
 
 __all__ = [
@@ -70,7 +71,7 @@ class ArchiveWriter:
 
     def __enter__(self) -> ArchiveWriter:
         check_archive(self.path)  # before anything is written, even the lock beside it
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent)
         try:
             self._lock.acquire(blocking=False)
         except Timeout:
@@ -80,7 +81,7 @@ class ArchiveWriter:
             ) from None
         try:
             _repair_last_line(self.path)
-            self._file = self.path.open("ab", buffering=0)
+            self._file = open_private_append(self.path)
         except BaseException:
             self._lock.release()
             raise

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .cassettes import body_meaning, cassette_path, read_cassette, replay
 from .collect import Summary, collect
+from .files import make_folder, write_text
 from .tables import Tables, to_tables
 
 __all__ = ["collect_from_cassette", "run_demo"]
@@ -91,8 +92,8 @@ def run_demo(
             f"{folder} already holds an archive, tables or figures that the demo did not write; "
             "the demo replaces its own output only. Choose another folder."
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    marker.write_text("Written by igresearch's demo: replaced by the next demo run.\n")
+    make_folder(folder)  # private, as what a real study collects would be
+    write_text(marker, "Written by igresearch's demo: replaced by the next demo run.\n")
     archive = folder / "archive.jsonl"
     archive.unlink(missing_ok=True)
     collect_from_cassette(cassette or cassette_path("demo.yaml"), archive)

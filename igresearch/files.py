@@ -3,6 +3,10 @@
 A reader (a notebook, a spreadsheet, a checksum) never sees a half-written table, figure,
 report or cassette: each is written to a temporary name in the same folder, synced to disk, and
 renamed over its target in one step. A failed write leaves the old file as it was.
+
+Files are private by default: created 0600, in new folders 0700, because what igresearch writes
+(archives, cassettes, tables, figures) names people. Pass ``private=False`` for what is meant to
+be shared (a pseudonymised report), which then follows the umask.
 """
 
 from __future__ import annotations
@@ -13,15 +17,28 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["atomic_path", "write_bytes", "write_text"]
+__all__ = ["atomic_path", "make_folder", "open_private_append", "write_bytes", "write_text"]
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
+def make_folder(folder: str | os.PathLike[str], *, private: bool = True) -> Path:
+    """Create `folder` (and its parents) if missing, the folder itself 0700 when `private`; an
+    existing folder keeps its permissions."""
+    path = Path(folder)
+    path.mkdir(mode=PRIVATE_FOLDER if private else 0o777, parents=True, exist_ok=True)
+    return path
 
 
 @contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], *, private: bool = True) -> Iterator[Path]:
     """A temporary path beside `target` for a writer to create; moved onto `target` (the file
     it links to, if it is a symbolic link) when the ``with`` block ends without an error, removed
-    otherwise.
+    otherwise. When `private`, the temporary file exists already, empty and 0600, so the data is
+    never readable by others, and the replaced file is 0600 too; otherwise it follows the umask.
 
     Raises
     ------
@@ -46,12 +63,16 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(target).resolve()
     if final.exists() and not final.is_file() and not final.is_dir():
         raise FileExistsError(errno.EEXIST, "Not a regular file, so not replaced", str(target))
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(final.parent, private=private)
     # Unique per process and thread, so two writers of one folder never share a temporary file.
     temporary = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
+        if private:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE))
         yield temporary
         with temporary.open("rb+") as written:
+            if private and os.name == "posix":  # a writer may have made the file anew
+                os.fchmod(written.fileno(), PRIVATE_FILE)
             os.fsync(written.fileno())
         os.replace(temporary, final)
         _sync_folder(final.parent)
@@ -59,16 +80,23 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-def write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to `target` atomically and return its path."""
-    with atomic_path(target) as temporary:
+def open_private_append(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open `path` to append bytes, unbuffered; created 0600 (in a new folder 0700) if missing."""
+    make_folder(Path(path).parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    return os.fdopen(descriptor, "ab", buffering=0)
+
+
+def write_bytes(target: str | os.PathLike[str], data: bytes, *, private: bool = True) -> Path:
+    """Write `data` to `target` atomically (0600 when `private`) and return its path."""
+    with atomic_path(target, private=private) as temporary:
         temporary.write_bytes(data)
     return Path(target)
 
 
-def write_text(target: str | os.PathLike[str], text: str) -> Path:
+def write_text(target: str | os.PathLike[str], text: str, *, private: bool = True) -> Path:
     """Write `text` (UTF-8, ``\\n`` line ends on every platform) to `target` atomically."""
-    return write_bytes(target, text.encode("utf-8"))
+    return write_bytes(target, text.encode("utf-8"), private=private)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -507,7 +507,9 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str]) -> Path:
+def save_figure(
+    fig: Figure | SubFigure, path: str | os.PathLike[str], *, private: bool = True
+) -> Path:
     """Save ``fig`` as PNG (300 dpi), SVG or PDF, chosen by the extension of ``path``.
 
     The parent directories are created, and the file is written to a temporary name in the
@@ -521,6 +523,9 @@ def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str]) -> Path:
         the whole figure it belongs to is saved.
     path
         Where to write: ``.png``, ``.svg`` or ``.pdf`` (any case).
+    private
+        Create the file 0600 (new folders 0700), as a figure of identified data; ``False`` for
+        a pseudonymised one, which then follows the umask.
 
     Returns
     -------
@@ -538,7 +543,10 @@ def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str]) -> Path:
         shown = repr(extension) if extension else "no extension"
         raise ValueError(f"Cannot save a figure with {shown} ({target}): use .png, .svg or .pdf.")
     fmt = _FORMATS[extension]
-    with atomic_path(target) as temporary, mpl.rc_context({"svg.hashsalt": "igresearch"}):
+    with (
+        atomic_path(target, private=private) as temporary,
+        mpl.rc_context({"svg.hashsalt": "igresearch"}),
+    ):
         fig.get_figure(root=True).savefig(
             temporary, format=fmt, dpi=_PNG_DPI, metadata=_METADATA[fmt]
         )
@@ -568,14 +576,20 @@ def draw(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> Axes:
 
 
 def save_all(
-    media: pl.DataFrame, folder: str | os.PathLike[str], *, formats: Sequence[str] = ("png",)
+    media: pl.DataFrame,
+    folder: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = ("png",),
+    private: bool = True,
 ) -> list[Path]:
-    """Draw every kind of figure and save each as ``folder/<kind>.<format>``."""
+    """Draw every kind of figure and save each as ``folder/<kind>.<format>`` (see
+    :func:`save_figure` for `private`)."""
     paths = []
     for kind in KINDS:
         axes = draw(kind, media)
         for fmt in formats:
-            paths.append(save_figure(axes.figure, Path(folder) / f"{kind}.{fmt}"))
+            path = Path(folder) / f"{kind}.{fmt}"
+            paths.append(save_figure(axes.figure, path, private=private))
         plt.close(axes.figure.get_figure(root=True))
     return paths
 

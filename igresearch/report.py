@@ -10,6 +10,7 @@ import platform
 import re
 import time
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import polars as pl
 from . import __version__
 from .archive import Attrition, check_archive
 from .errors import ArchiveFormatError
-from .files import write_text
+from .files import make_folder, write_text
 from .schema import SCHEMA_VERSION, data_dictionary
 from .tables import Tables, read_tables, to_tables
 
@@ -119,22 +120,25 @@ def write_report(
 
         tables = pseudonymize(tables, salt)
     provenance = _provenance(source_path, tables, attrition, pseudonymized=salt is not None)
-    folder.mkdir(parents=True, exist_ok=True)
+    # An identified report is as private as its archive; a pseudonymised one is for sharing.
+    private = salt is None
+    write = partial(write_text, private=private)
+    make_folder(folder, private=private)
     metadata = {"igresearch.provenance": json.dumps(provenance, sort_keys=True)}
-    written = tables.write(folder / "tables", metadata=metadata)
-    written += tables.write(folder / "tables", format="csv")
-    written += save_all(tables.media, folder / "figures", formats=("png", "svg"))
-    written.append(write_text(folder / "data-dictionary.md", data_dictionary()))
+    written = tables.write(folder / "tables", metadata=metadata, private=private)
+    written += tables.write(folder / "tables", format="csv", private=private)
+    written += save_all(tables.media, folder / "figures", formats=("png", "svg"), private=private)
+    written.append(write(folder / "data-dictionary.md", data_dictionary()))
     provenance["checksums"] = {_name(p, folder): _sha256(p) for p in sorted(written)}
-    write_text(folder / "provenance.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+    write(folder / "provenance.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     provenance["checksums"]["provenance.json"] = _sha256(folder / "provenance.json")
     citation = dataset_citation(folder)
     pages = [
-        write_text(folder / "report.md", _markdown(provenance, tables, citation, generated)),
-        write_text(folder / "report.html", _html(provenance, tables, citation, generated)),
+        write(folder / "report.md", _markdown(provenance, tables, citation, generated)),
+        write(folder / "report.html", _html(provenance, tables, citation, generated)),
     ]
     sums = provenance["checksums"] | {_name(p, folder): _sha256(p) for p in pages}
-    write_text(folder / "SHA256SUMS", "".join(f"{d}  {n}\n" for n, d in sorted(sums.items())))
+    write(folder / "SHA256SUMS", "".join(f"{d}  {n}\n" for n, d in sorted(sums.items())))
     return pages[1]
 
 

@@ -21,7 +21,7 @@ from .archive import preview
 from .decode import decode_line
 from .errors import ArchiveFormatError
 from .extract import Part, record_rows
-from .files import atomic_path
+from .files import atomic_path, make_folder
 from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 
@@ -54,8 +54,12 @@ class Tables:
         *,
         format: Literal["parquet", "csv"] = "parquet",
         metadata: Mapping[str, str] | None = None,
+        private: bool = True,
     ) -> list[Path]:
         """Write each table to ``directory/<table>.<format>`` and return the paths.
+
+        The files are created 0600 (a new `directory` 0700): tables name people. Pass
+        ``private=False`` for pseudonymised tables, which then follow the umask.
 
         In CSV, list columns are JSON arrays and times ISO 8601. Parquet files carry the schema
         version and `metadata` (e.g. provenance) both as file key-value metadata (polars, DuckDB)
@@ -65,12 +69,12 @@ class Tables:
         if format not in ("parquet", "csv"):
             raise ValueError(f"Unknown format {format!r}: use 'parquet' or 'csv'.")
         target = Path(directory)
-        target.mkdir(parents=True, exist_ok=True)
+        make_folder(target, private=private)
         paths = []
         for name in _NAMES:
             path = target / f"{name}.{format}"
             frame: pl.DataFrame = getattr(self, name)
-            with atomic_path(path) as temporary:
+            with atomic_path(path, private=private) as temporary:
                 if format == "parquet":
                     keys = {"igresearch.schema_version": SCHEMA_VERSION, "igresearch.table": name}
                     _write_parquet(frame, temporary, keys | dict(metadata or {}))

@@ -226,7 +226,7 @@ def test_a_full_disk_is_one_line_naming_the_path(
 
     import igresearch.files
 
-    def full(target: Path, data: bytes) -> Path:
+    def full(target: Path, data: bytes, *, private: bool = True) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
 
     monkeypatch.setattr(igresearch.files, "write_bytes", full)
