@@ -91,11 +91,12 @@ def write_report(
     """Write a report of an archive (or a tables folder) to `out` and return ``report.html``.
 
     `out` receives ``tables/`` (parquet with provenance in its key-value and Arrow schema
-    metadata, and CSV), ``figures/`` (PNG and SVG), ``data-dictionary.md``, ``provenance.json``,
-    ``report.md``, ``report.html`` and ``SHA256SUMS``. The pages give the collection window,
-    channels, outcome counts and attrition (for an archive), versions, the SHA-256 of the source
-    and of every other file, and a citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers every
-    file, the pages included. With `salt`, the tables are pseudonymised first
+    metadata, and spreadsheet-safe CSV, see :meth:`Tables.write`), ``figures/`` (PNG and
+    SVG), ``data-dictionary.md``, ``provenance.json``, ``report.md``, ``report.html`` and
+    ``SHA256SUMS``. The pages give the collection window, channels, outcome counts and attrition
+    (for an archive), versions, the SHA-256 of the source and of every other file, and a
+    citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers every file, the pages included.
+    With `salt`, the tables are pseudonymised first
     (:func:`igresearch.pseudonymize.pseudonymize`) and the report lists no URLs.
 
     The same source and versions give the same bytes: only the pages (and so ``SHA256SUMS``)
@@ -122,7 +123,7 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     metadata = {"igresearch.provenance": json.dumps(provenance, sort_keys=True)}
     written = tables.write(folder / "tables", metadata=metadata)
-    written += tables.write(folder / "tables", format="csv")
+    written += tables.write(folder / "tables", format="csv", spreadsheet_safe=True)
     written += save_all(tables.media, folder / "figures", formats=("png", "svg"))
     written.append(write_text(folder / "data-dictionary.md", data_dictionary()))
     provenance["checksums"] = {_name(p, folder): _sha256(p) for p in sorted(written)}
