@@ -37,6 +37,9 @@ _CHECK = (
     "check them with `sha256sum -c SHA256SUMS` in the folder."
 )
 _URL = re.compile(r"https?://\S+")
+# CommonMark's ASCII punctuation (any of it may be backslash-escaped) and Unicode line breaks
+_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
 
@@ -213,7 +216,7 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
         "## Collection",
         "",
         f"- Window: {_day(first)} to {_day(last)} (UTC, from the responses' `Date` headers)",
-        f"- Channel(s): {', '.join(provenance['channels']) or 'unknown'}",
+        f"- Channel(s): {', '.join(map(_md, provenance['channels'])) or 'unknown'}",
         f"- Posts: {provenance['posts']}; rows: "
         + ", ".join(f"{k} {v}" for k, v in provenance["rows"].items()),
     ]
@@ -221,13 +224,12 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
         lines.append("- Pseudonymised: ids, usernames and names are salted hashes; URLs removed")
     if provenance["outcomes"] is not None:
         lines += ["", "## Outcomes and attrition", "", "| outcome | posts |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in sorted(provenance["outcomes"].items())]
+        lines += [f"| {_md(k)} | {v} |" for k, v in sorted(provenance["outcomes"].items())]
         if provenance["attrition"]:
             lines += ["", "Not stored:", ""]
             for lost in provenance["attrition"]:
-                lines.append(
-                    f"- {lost['outcome']}: {lost.get('url', '(pseudonymised)')}: {lost['reason']}"
-                )
+                url = _md(lost["url"]) if "url" in lost else "(pseudonymised)"
+                lines.append(f"- {_md(lost['outcome'])}: {url}: {_md(lost['reason'])}")
     lines += ["", "## Engagement by account", "", _markdown_table(_owner_table(tables))]
     lines += ["", "## Figures", ""]
     for name in _figure_names(provenance):
@@ -353,8 +355,17 @@ def _owner_table(tables: Tables) -> pl.DataFrame:
 
 def _markdown_table(frame: pl.DataFrame) -> str:
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
+    lines += [
+        "| " + " | ".join(_md(v) if isinstance(v, str) else str(v) for v in row) + " |"
+        for row in frame.iter_rows()
+    ]
     return "\n".join(lines)
+
+
+def _md(value: str) -> str:
+    """`value` as literal Markdown text: line breaks become spaces and every ASCII punctuation
+    character is backslash-escaped, so no value opens a tag, link, table cell or heading."""
+    return _PUNCTUATION.sub(r"\\\1", _BREAK.sub(" ", value))
 
 
 def _html_table(frame: pl.DataFrame) -> str:
