@@ -436,18 +436,26 @@ def status(archive: str) -> None:
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--out", type=click.Path(file_okay=False), help="Write the tables to this folder.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
-def tables(source: str, out: str | None, fmt: str) -> None:
+@click.option(
+    "--spreadsheet-safe",
+    is_flag=True,
+    help="With --format csv: put ' before text cells a spreadsheet would evaluate (=, +, -, @).",
+)
+def tables(source: str, out: str | None, fmt: str, spreadsheet_safe: bool) -> None:
     """Build the media, comments, owners, children and errors tables from an archive or a
     JSON Lines/JSON file of responses; print them, or (with --out) write them."""
     from .tables import to_tables
 
+    if spreadsheet_safe and (fmt != "csv" or not out):
+        raise click.UsageError("--spreadsheet-safe is for --format csv with --out.")
     built = to_tables(source)
     if not out:
         _show_tables(built)
         return
-    for path in built.write(out, format=fmt):  # type: ignore[arg-type]
-        frame = getattr(built, path.stem)
-        _echo(f"wrote {path} ({frame.height} rows)")
+    paths = built.write(out, format=fmt, spreadsheet_safe=spreadsheet_safe)  # type: ignore[arg-type]
+    for path in paths:
+        frame = getattr(built, path.stem, None)
+        _echo(f"wrote {path}" + (f" ({frame.height} rows)" if frame is not None else ""))
 
 
 def _show_tables(built: Any) -> None:

@@ -38,6 +38,9 @@ _CHECK = (
     "check them with `sha256sum -c SHA256SUMS` in the folder."
 )
 _URL = re.compile(r"https?://\S+")
+# CommonMark's ASCII punctuation (any of it may be backslash-escaped) and Unicode line breaks
+_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
 
@@ -92,11 +95,12 @@ def write_report(
     """Write a report of an archive (or a tables folder) to `out` and return ``report.html``.
 
     `out` receives ``tables/`` (parquet with provenance in its key-value and Arrow schema
-    metadata, and CSV), ``figures/`` (PNG and SVG), ``data-dictionary.md``, ``provenance.json``,
-    ``report.md``, ``report.html`` and ``SHA256SUMS``. The pages give the collection window,
-    channels, outcome counts and attrition (for an archive), versions, the SHA-256 of the source
-    and of every other file, and a citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers every
-    file, the pages included. With `salt`, the tables are pseudonymised first
+    metadata, and spreadsheet-safe CSV, see :meth:`Tables.write`), ``figures/`` (PNG and
+    SVG), ``data-dictionary.md``, ``provenance.json``, ``report.md``, ``report.html`` and
+    ``SHA256SUMS``. The pages give the collection window, channels, outcome counts and attrition
+    (for an archive), versions, the SHA-256 of the source and of every other file, and a
+    citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers every file, the pages included.
+    With `salt`, the tables are pseudonymised first
     (:func:`igresearch.pseudonymize.pseudonymize`) and the report lists no URLs.
 
     The same source and versions give the same bytes: only the pages (and so ``SHA256SUMS``)
@@ -126,7 +130,7 @@ def write_report(
     make_folder(folder, private=private)
     metadata = {"igresearch.provenance": json.dumps(provenance, sort_keys=True)}
     written = tables.write(folder / "tables", metadata=metadata, private=private)
-    written += tables.write(folder / "tables", format="csv", private=private)
+    written += tables.write(folder / "tables", format="csv", spreadsheet_safe=True, private=private)
     written += save_all(tables.media, folder / "figures", formats=("png", "svg"), private=private)
     written.append(write(folder / "data-dictionary.md", data_dictionary()))
     provenance["checksums"] = {_name(p, folder): _sha256(p) for p in sorted(written)}
@@ -216,7 +220,7 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
         "## Collection",
         "",
         f"- Window: {_day(first)} to {_day(last)} (UTC, from the responses' `Date` headers)",
-        f"- Channel(s): {', '.join(provenance['channels']) or 'unknown'}",
+        f"- Channel(s): {', '.join(map(_md, provenance['channels'])) or 'unknown'}",
         f"- Posts: {provenance['posts']}; rows: "
         + ", ".join(f"{k} {v}" for k, v in provenance["rows"].items()),
     ]
@@ -224,13 +228,12 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
         lines.append("- Pseudonymised: ids, usernames and names are salted hashes; URLs removed")
     if provenance["outcomes"] is not None:
         lines += ["", "## Outcomes and attrition", "", "| outcome | posts |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in sorted(provenance["outcomes"].items())]
+        lines += [f"| {_md(k)} | {v} |" for k, v in sorted(provenance["outcomes"].items())]
         if provenance["attrition"]:
             lines += ["", "Not stored:", ""]
             for lost in provenance["attrition"]:
-                lines.append(
-                    f"- {lost['outcome']}: {lost.get('url', '(pseudonymised)')}: {lost['reason']}"
-                )
+                url = _md(lost["url"]) if "url" in lost else "(pseudonymised)"
+                lines.append(f"- {_md(lost['outcome'])}: {url}: {_md(lost['reason'])}")
     lines += ["", "## Engagement by account", "", _markdown_table(_owner_table(tables))]
     lines += ["", "## Figures", ""]
     for name in _figure_names(provenance):
@@ -356,8 +359,17 @@ def _owner_table(tables: Tables) -> pl.DataFrame:
 
 def _markdown_table(frame: pl.DataFrame) -> str:
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
+    lines += [
+        "| " + " | ".join(_md(v) if isinstance(v, str) else str(v) for v in row) + " |"
+        for row in frame.iter_rows()
+    ]
     return "\n".join(lines)
+
+
+def _md(value: str) -> str:
+    """`value` as literal Markdown text: line breaks become spaces and every ASCII punctuation
+    character is backslash-escaped, so no value opens a tag, link, table cell or heading."""
+    return _PUNCTUATION.sub(r"\\\1", _BREAK.sub(" ", value))
 
 
 def _html_table(frame: pl.DataFrame) -> str:

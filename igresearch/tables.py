@@ -21,7 +21,7 @@ from .archive import preview
 from .decode import decode_line
 from .errors import ArchiveFormatError
 from .extract import Part, record_rows
-from .files import atomic_path, make_folder
+from .files import atomic_path, make_folder, write_text
 from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 
@@ -29,6 +29,15 @@ __all__ = ["Tables", "read_tables", "to_tables"]
 
 _BATCH = 5_000
 _NAMES = tuple(SCHEMAS)
+# OWASP's CSV injection advice: a text cell a spreadsheet would evaluate gets one leading quote.
+_FORMULA = r"^[=+\-@\t\r']"
+_SAFE = "SPREADSHEET-SAFE.txt"
+_SAFE_TEXT = (
+    "The CSV files of this folder are spreadsheet-safe: in their text columns, a cell that\n"
+    "began with =, +, -, @, a tab, a carriage return or ' has one more ' in front, so that\n"
+    "spreadsheets show it as text instead of evaluating it. igresearch.read_tables removes\n"
+    "that one ' again; the parquet files hold the exact values.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -55,19 +64,26 @@ class Tables:
         format: Literal["parquet", "csv"] = "parquet",
         metadata: Mapping[str, str] | None = None,
         private: bool = True,
+        spreadsheet_safe: bool = False,
     ) -> list[Path]:
         """Write each table to ``directory/<table>.<format>`` and return the paths.
 
         The files are created 0600 (a new `directory` 0700): tables name people. Pass
         ``private=False`` for pseudonymised tables, which then follow the umask.
 
-        In CSV, list columns are JSON arrays and times ISO 8601. Parquet files carry the schema
+        In CSV, list columns are JSON arrays and times ISO 8601. With `spreadsheet_safe`, a
+        text cell starting with ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'`` gets one
+        leading ``'`` (so Excel, LibreOffice and Sheets do not evaluate it), and the folder gets a
+        ``SPREADSHEET-SAFE.txt`` marker, returned with the tables, from which :func:`read_tables`
+        knows to remove that ``'``; without it, CSV cells are exact. Parquet files carry the schema
         version and `metadata` (e.g. provenance) both as file key-value metadata (polars, DuckDB)
         and as Arrow schema metadata (pyarrow, pandas). Each file is written to a temporary name
         first and renamed, so no file is ever left half-written.
         """
         if format not in ("parquet", "csv"):
             raise ValueError(f"Unknown format {format!r}: use 'parquet' or 'csv'.")
+        if spreadsheet_safe and format != "csv":
+            raise ValueError("spreadsheet_safe is for format='csv'; parquet is always exact.")
         target = Path(directory)
         make_folder(target, private=private)
         paths = []
@@ -79,8 +95,12 @@ class Tables:
                     keys = {"igresearch.schema_version": SCHEMA_VERSION, "igresearch.table": name}
                     _write_parquet(frame, temporary, keys | dict(metadata or {}))
                 else:
-                    _to_csv_frame(frame).write_csv(temporary)
+                    _to_csv_frame(frame, spreadsheet_safe).write_csv(temporary)
             paths.append(path)
+        if spreadsheet_safe:
+            paths.append(write_text(target / _SAFE, _SAFE_TEXT, private=private))
+        elif format == "csv":  # exact CSVs now: a marker left from before would corrupt them
+            (target / _SAFE).unlink(missing_ok=True)
         return paths
 
 
@@ -95,8 +115,10 @@ def _write_parquet(frame: pl.DataFrame, path: Path, metadata: dict[str, str]) ->
 
 def read_tables(directory: str | os.PathLike[str]) -> Tables:
     """Read tables written by :meth:`Tables.write` (parquet preferred, else CSV), with their
-    declared types; columns a writer left out (pseudonymised tables have no URLs) stay out."""
+    declared types; columns a writer left out (pseudonymised tables have no URLs) stay out.
+    Spreadsheet-safe CSVs (see :meth:`Tables.write`) read back exact."""
     source = Path(directory)
+    safe = (source / _SAFE).is_file()
     frames = {}
     for name, declared in SCHEMAS.items():
         parquet, csv = source / f"{name}.parquet", source / f"{name}.csv"
@@ -110,7 +132,7 @@ def read_tables(directory: str | os.PathLike[str]) -> Tables:
         frames[name] = (
             frame.select(schema.names()).cast(schema)
             if parquet.exists()
-            else _from_csv_frame(frame, schema)
+            else _from_csv_frame(frame, schema, spreadsheet_safe=safe)
         )
     return Tables(**frames)
 
@@ -331,21 +353,36 @@ def _merge_owners(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-# --- CSV: list columns as JSON arrays
+# --- CSV: list columns as JSON arrays; optionally spreadsheet-safe text
 
 
-def _to_csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+def _to_csv_frame(frame: pl.DataFrame, spreadsheet_safe: bool = False) -> pl.DataFrame:
     lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    texts = [c for c, t in frame.schema.items() if t == pl.String()] if spreadsheet_safe else []
     return frame.with_columns(
-        pl.col(c).map_elements(lambda v: json.dumps(list(v)), return_dtype=pl.String) for c in lists
+        *(
+            pl.col(c).map_elements(lambda v: json.dumps(list(v)), return_dtype=pl.String)
+            for c in lists
+        ),
+        *(
+            pl.when(pl.col(c).str.contains(_FORMULA))
+            .then(pl.lit("'") + pl.col(c))
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in texts
+        ),
     )
 
 
-def _from_csv_frame(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+def _from_csv_frame(
+    frame: pl.DataFrame, schema: pl.Schema, *, spreadsheet_safe: bool = False
+) -> pl.DataFrame:
     columns = []
     for name, dtype in schema.items():
         column = pl.col(name)
-        if isinstance(dtype, pl.List):
+        if spreadsheet_safe and dtype == pl.String():
+            columns.append(column.str.strip_prefix("'"))
+        elif isinstance(dtype, pl.List):
             columns.append(column.str.json_decode(dtype))
         elif dtype == TIME:
             columns.append(column.str.to_datetime(time_zone="UTC", time_unit="us"))

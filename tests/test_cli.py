@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from polars.testing import assert_frame_equal
 
 from igresearch import __version__
 from igresearch.cli import main
+from igresearch.tables import Tables, read_tables
 from igresearch.testing import FakeAPI
 
 KEY = "sk-SECRET-cli-test-key-0123456789"
@@ -204,3 +206,22 @@ def test_demo_never_touches_a_folder_it_did_not_write(runner: CliRunner, tmp_pat
     assert "the demo did not write" in result.output and "Choose another folder" in result.output
     assert (study / "archive.jsonl").read_text() == "MY PAID DATA\n"
     assert sorted(p.name for p in study.iterdir()) == ["archive.jsonl"], "nothing written"
+
+
+def test_tables_writes_spreadsheet_safe_csv_on_request(
+    demo: Path, demo_tables: Tables, tmp_path: Path
+) -> None:
+    """Issue 12, item 1: `tables --format csv --spreadsheet-safe` writes the marked, quoted CSVs
+    that read back exact; the flag without CSV output is a usage error."""
+    runner = CliRunner()
+    archive = str(demo / "archive.jsonl")
+    args = ["tables", archive, "--out", str(tmp_path), "--format", "csv", "--spreadsheet-safe"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'SPREADSHEET-SAFE.txt'}" in result.output
+    back = read_tables(tmp_path)
+    for name in ("media", "comments", "owners", "children", "errors"):
+        assert_frame_equal(getattr(back, name), getattr(demo_tables, name))
+    for wrong in (["--format", "parquet", "--out", str(tmp_path / "p")], []):
+        result = runner.invoke(main, ["tables", archive, "--spreadsheet-safe", *wrong])
+        assert result.exit_code == 2 and "--spreadsheet-safe is for --format csv" in result.output

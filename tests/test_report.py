@@ -18,11 +18,15 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from polars.testing import assert_frame_equal
 
 import igresearch.report as report_module
-from igresearch import __version__
+from igresearch import __version__, collect
 from igresearch.cli import main
 from igresearch.report import software_citation, write_report
+from igresearch.schema import SCHEMAS
+from igresearch.tables import read_tables
+from igresearch.testing import FakeAPI
 
 ROOT = Path(__file__).parent.parent
 PAGES = ("report.md", "report.html", "SHA256SUMS")  # the files that say when they were made
@@ -78,7 +82,7 @@ def test_the_report_states_window_channels_outcomes_and_attrition(report: Path) 
     assert "Window: 2026-03-02 to 2026-03-04" in text
     assert "Channel(s): apify" in text
     assert "| ok | 60 |" in text and "| unavailable | 4 |" in text
-    assert text.count("- unavailable: https://www.instagram.com/reel/") == 4
+    assert text.count("- unavailable: https\\:\\/\\/www\\.instagram\\.com\\/reel\\/") == 4
     assert f"igresearch {__version__}" in text and "polars " in text and "vcrpy " in text
     assert "[data dictionary](data-dictionary.md)" in text
     assert (report / "data-dictionary.md").exists()
@@ -100,7 +104,11 @@ def test_every_written_file_has_a_correct_checksum(report: Path) -> None:
         assert hashlib.sha256((report / name).read_bytes()).hexdigest() == digest, name
     text = (report / "report.md").read_text(encoding="utf-8")
     assert all(f"`{d}`" in text for d in provenance["checksums"].values())
-    assert sum(name.startswith("tables/") for name in listed) == 10  # parquet and CSV
+    tables = sorted(name for name in listed if name.startswith("tables/"))
+    assert tables == sorted(  # parquet, CSV, and the marker that the CSVs are spreadsheet-safe
+        [f"tables/{t}.{e}" for t in SCHEMAS for e in ("parquet", "csv")]
+        + ["tables/SPREADSHEET-SAFE.txt"]
+    )
     assert sum(name.startswith("figures/") for name in listed) == 10  # PNG and SVG
 
 
@@ -183,7 +191,8 @@ def test_a_salt_in_the_environment_alone_changes_nothing(
     assert result.exit_code == 0, result.output
     plain = pl.read_parquet(tmp_path / "plain" / "tables" / "owners.parquet")
     assert plain["username"].to_list() == owners["username"].to_list()
-    assert username in (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")
+    escaped = username.replace("_", "\\_")  # as report.md escapes Markdown punctuation
+    assert escaped in (tmp_path / "plain" / "report.md").read_text(encoding="utf-8")
     args = ["report", archive, "--out", str(tmp_path / "public"), "--pseudonymize"]
     assert runner.invoke(main, args).exit_code == 0
     public = pl.read_parquet(tmp_path / "public" / "tables" / "owners.parquet")
@@ -216,7 +225,7 @@ def test_with_source_date_epoch_every_file_is_byte_identical(
     epoch = "1767225600"  # 2026-01-01T00:00:00Z
     one = _report_at(demo, tmp_path / "one", monkeypatch, datetime(2031, 1, 1, tzinfo=UTC), epoch)
     two = _report_at(demo, tmp_path / "two", monkeypatch, datetime(2032, 2, 2, tzinfo=UTC), epoch)
-    assert set(one) == set(two) and len(one) == 25
+    assert set(one) == set(two) and len(one) == 26  # 25 and the CSVs' SPREADSHEET-SAFE.txt
     assert [name for name in sorted(one) if one[name] != two[name]] == []
     assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.md"]
     assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.html"]
@@ -283,3 +292,66 @@ def test_every_parquet_holds_the_provenance_in_its_arrow_schema(report: Path) ->
         polars = pl.read_parquet_metadata(path)
         assert polars["igresearch.provenance"] == schema[b"igresearch.provenance"].decode()
         assert polars["igresearch.table"] == path.stem
+
+
+#: Usernames and a server message a stranger wrote: table breakers, a heading, tags, an image.
+NAMES = {
+    "C0ffee00001": "evil|cell\n# Heading <script>alert(1)</script>",
+    "C0ffee00002": "![x](http://tracker/)<iframe src=x>",
+    "C0ffee00003": '=HYPERLINK("http://x")',
+}
+REASON = "bad|reason\r\n## forged <script>x</script> ![x](http://tracker/) <iframe>"
+
+
+def _unescaped(cell: str) -> str:
+    return re.sub(r"\\(.)", r"\1", cell.strip())
+
+
+def test_hostile_names_and_reasons_are_literal_text_in_report_md(
+    fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 12, item 2: usernames and attrition reasons reach report.md backslash-escaped, line
+    breaks as spaces: the tables keep their cells, no heading is forged, no tag or link is live.
+    Issue 12, item 1: its CSVs are spreadsheet-safe and read back exact."""
+    for shortcode, name in NAMES.items():
+        envelope = FakeAPI.media_for(shortcode)
+        envelope["data"]["data"]["xdt_shortcode_media"]["owner"]["username"] = name
+        fake_api.set_payload(shortcode, envelope)
+    fake_api.set_payload("C0ffee00004", {"code": "0003", "msg": REASON, "data": None})
+    archive = tmp_path / "archive.jsonl"
+    options = {"api_key": "sk-test-report-0123456789", "base_url": fake_api.base_url}
+    collect([*NAMES, "C0ffee00004"], archive=archive, progress=False, rate=1000.0, **options)
+    write_report(archive, tmp_path / "out")
+    text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+
+    assert not re.search(r"(?<!\\)<(script|iframe)|(?<!\\)\]\(http|\r", text)
+    assert text.count("\\<script\\>") == 2 and text.count("\\!\\[x\\]\\(http") == 2
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# igresearch report",
+        *(f"## {h}" for h in ("Collection", "Outcomes and attrition", "Engagement by account")),
+        *(f"## {h}" for h in ("Figures", "Data", "Software", "How to cite")),
+    ]
+    blocks = re.findall(r"(?m)(?:^\|.*\n)+", text)
+    assert len(blocks) == 3  # outcomes, engagement by account, checksums
+    for block in blocks:
+        rows = [re.split(r"(?<!\\)\|", line)[1:-1] for line in block.splitlines()]
+        assert all(len(row) == len(rows[0]) for row in rows), block
+    accounts = [re.split(r"(?<!\\)\|", line)[1] for line in blocks[1].splitlines()[2:]]
+    assert sorted(map(_unescaped, accounts)) == sorted(n.replace("\n", " ") for n in NAMES.values())
+    lost = [line for line in text.splitlines() if line.startswith("- failed: ")]
+    assert len(lost) == 1
+    assert _unescaped(lost[0]).startswith("- failed: https://www.instagram.com/reel/C0ffee00004/: ")
+    assert REASON.replace("\r\n", " ") in _unescaped(lost[0])
+
+    tables = tmp_path / "out" / "tables"
+    raw = pl.read_csv(tables / "media.csv", infer_schema=False)["owner_username"]
+    assert set(raw) == {*(n for n in NAMES.values() if n[0] != "="), "'" + NAMES["C0ffee00003"]}
+    csv_only = tmp_path / "csv"
+    csv_only.mkdir()
+    for path in [*tables.glob("*.csv"), tables / "SPREADSHEET-SAFE.txt"]:
+        shutil.copy(path, csv_only)
+    exact, back = read_tables(tables), read_tables(csv_only)
+    for name in SCHEMAS:
+        assert_frame_equal(getattr(back, name), getattr(exact, name))
+    assert set(exact.media["owner_username"]) == set(NAMES.values())

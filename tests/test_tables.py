@@ -461,3 +461,65 @@ def test_data_dictionary_matches_the_schema_module() -> None:
         assert f"## {name}" in committed
         for column in schema:
             assert f"| `{column}` |" in committed
+
+
+HOSTILE = [
+    '=HYPERLINK("http://x")',
+    "+cmd",
+    "@SUM(A1)",
+    "-2+3",
+    "'quoted",
+    "\tTab",
+    "\rCR",
+    "plain text",
+    None,
+]
+
+
+def test_spreadsheet_safe_csv_quotes_formulas_and_reads_back_exact(tmp_path: Path) -> None:
+    """Issue 12, item 1: with spreadsheet_safe, every text cell a spreadsheet would evaluate (or
+    that starts with ') gets one leading '; numbers are untouched; read_tables gives the exact
+    values back. Without it, the CSV holds the cells as they are."""
+    tables = to_tables([load("xdt_reel_vendor.json")])
+    n = len(HOSTILE)
+    comments = pl.DataFrame(
+        {
+            "comment_id": [str(i) for i in range(n)],
+            "media_id": ["1"] * n,
+            "text": HOSTILE,
+            "owner_username": list(reversed(HOSTILE)),
+            "like_count": [-5, -2, 3, 0, -1, 7, -3, 1, None],
+        },
+        schema_overrides={"like_count": pl.Int64},
+    )
+    comments = pl.DataFrame(schema=SCHEMAS["comments"]).vstack(
+        comments.select(
+            pl.col(c).cast(t) if c in comments.columns else pl.lit(None, t).alias(c)
+            for c, t in SCHEMAS["comments"].items()
+        )
+    )
+    hostile = Tables(**{**{name: getattr(tables, name) for name in SCHEMAS}, "comments": comments})
+
+    safe, exact = tmp_path / "safe", tmp_path / "exact"
+    paths = hostile.write(safe, format="csv", spreadsheet_safe=True)
+    assert safe / "SPREADSHEET-SAFE.txt" in paths
+    raw = pl.read_csv(safe / "comments.csv", infer_schema=False)
+    quoted = ["'" + v if v is not None and v != "plain text" else v for v in HOSTILE]
+    assert raw["text"].to_list() == quoted
+    assert raw["owner_username"].to_list() == list(reversed(quoted))
+    assert raw["like_count"].to_list() == ["-5", "-2", "3", "0", "-1", "7", "-3", "1", None]
+    text = (safe / "comments.csv").read_text(encoding="utf-8")
+    assert ",'+cmd," in text and ",+cmd," not in text and ",-5," in text
+    assert_frame_equal(read_tables(safe).comments, comments)
+    for name in SCHEMAS:
+        assert_frame_equal(getattr(read_tables(safe), name), getattr(hostile, name))
+
+    hostile.write(exact, format="csv")
+    assert not (exact / "SPREADSHEET-SAFE.txt").exists()
+    assert pl.read_csv(exact / "comments.csv", infer_schema=False)["text"].to_list() == HOSTILE
+    assert_frame_equal(read_tables(exact).comments, comments)
+    hostile.write(safe, format="csv")  # exact over safe: the marker goes, values stay exact
+    assert not (safe / "SPREADSHEET-SAFE.txt").exists()
+    assert_frame_equal(read_tables(safe).comments, comments)
+    with pytest.raises(ValueError, match="spreadsheet_safe"):
+        hostile.write(tmp_path / "p", spreadsheet_safe=True)
