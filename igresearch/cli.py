@@ -19,6 +19,7 @@ import click
 from . import __version__
 from .client import CHANNELS, MAX_RETRY_BUDGET_S, MAX_TIMEOUT_S
 from .collect import MAX_RATE, MIN_RATE
+from .controls import ABOVE_C0, oneline
 from .errors import ArchiveFormatError, CassetteError, IgResearchError, InvalidURLError
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class _Failure(click.ClickException):
     """An error shown as one line on stderr (``Error: ...``), with its exit status."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(_oneline(message.strip()))
+        super().__init__(oneline(message.strip()))
         self.exit_code = exit_code  # type: ignore[misc]  # click reads it from the instance
 
     def show(self, file: IO[Any] | None = None) -> None:
@@ -148,32 +149,9 @@ def _status(error: Exception) -> int:
     return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_API_ERROR
 
 
-#: What a terminal acts on rather than shows: C0 controls, then DEL, C1 controls and the
-#: bidirectional embeddings, overrides and isolates (which json.dumps leaves raw).
-_ABOVE_C0 = "\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\x00-\x1f{_ABOVE_C0}]")
-_CONTROL_ABOVE_C0 = re.compile(f"[{_ABOVE_C0}]")
-
-
-def _oneline(text: str) -> str:
-    """`text` safe for a terminal, on one line: each control character (line breaks included)
-    is shown as ``\\xNN`` or ``\\uNNNN``; all other Unicode is kept as it is.
-
-    >>> from igresearch.cli import _oneline
-    >>> print(_oneline("a\\nb\\x1b[2J\\u202ec \u00e9"))
-    a\\x0ab\\x1b[2J\\u202ec \u00e9
-    """
-    return _CONTROL.sub(_escaped, text)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def _echo(*lines: str, err: bool = False) -> None:
-    """Print `lines`, each made safe for a terminal by :func:`_oneline`."""
-    click.echo("\n".join(_oneline(line) for line in lines), err=err)
+    """Print `lines`, each made safe for a terminal by :func:`~igresearch.controls.oneline`."""
+    click.echo("\n".join(oneline(line) for line in lines), err=err)
 
 
 def _show(frame: Any) -> None:
@@ -182,7 +160,7 @@ def _show(frame: Any) -> None:
     import polars as pl
 
     def escape(cells: pl.Expr) -> pl.Expr:
-        return cells.str.replace_all("\n", _oneline("\n"), literal=True)
+        return cells.str.replace_all("\n", oneline("\n"), literal=True)
 
     safe = frame.with_columns(
         escape(pl.col(pl.String)), pl.col(pl.List(pl.String)).list.eval(escape(pl.element()))
@@ -402,8 +380,8 @@ def _finish(summary: Summary, max_requests: int | None, archive: str | None = No
     if summary.stopped and summary.stopped.reason == "retry_after":
         stop = f"{summary.stopped} (Or wait that long with a larger --retry-budget.)"
     if summary.stopped:  # escaped here: a line break the server sent would start a new line
-        stop = _oneline(stop or summary.stopped.message)
-    where = _oneline(str(archive or summary.archive))
+        stop = oneline(stop or summary.stopped.message)
+    where = oneline(str(archive or summary.archive))
     _echo(*summary.describe(stop=stop, archive=where, with_plan=False).split("\n"), err=True)
     sys.exit(exit_code(summary))
 
@@ -429,7 +407,7 @@ def status(archive: str) -> None:
     if attrition.lost:
         click.echo("\nNot stored (tab-separated):\noutcome\tchannel\turl\treason")
     for url, channel, outcome, reason in attrition.lost:  # the reason quotes the server
-        click.echo("\t".join(_oneline(field) for field in (outcome, channel, url, reason)))
+        click.echo("\t".join(oneline(field) for field in (outcome, channel, url, reason)))
 
 
 @main.command()
@@ -646,7 +624,11 @@ def _entries(urls: tuple[str, ...], from_file: str | None) -> list[tuple[str, st
     return entries
 
 
+#: The control characters json.dumps leaves raw (it escapes C0 itself).
+_JSON_RAW = re.compile(f"[{ABOVE_C0}]")
+
+
 def _print_json(data: Any) -> None:
     """`data` as JSON with every control character escaped (``\\uNNNN``), still valid JSON."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    click.echo(_CONTROL_ABOVE_C0.sub(lambda match: f"\\u{ord(match.group()):04x}", text))
+    click.echo(_JSON_RAW.sub(lambda match: f"\\u{ord(match.group()):04x}", text))

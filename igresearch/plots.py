@@ -39,6 +39,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import PercentFormatter
 
+from .controls import ABOVE_C0
 from .files import atomic_path
 from .metrics import RATES, latest, snapshots, visible_likes, with_rates
 
@@ -112,9 +113,9 @@ _NOTE_GID, _GUIDE_GID = "igresearch-note", "igresearch-guide"
 _OWN_FIGURE = "igresearch-figure"
 _NOTE_WIDTH = 95  # characters per line of the note: about a new figure's width at 9 pt
 _CHARS_PER_INCH = 16  # of the note's 9 pt text, roughly
-# Removed from data labels: control characters and bidi controls (which XML, hence SVG, does
-# not allow or which reorder a label), lone surrogates and U+FFFE/U+FFFF (not allowed in XML).
-_UNDRAWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+# Removed from data labels: the control characters of igresearch.controls (which XML, hence SVG,
+# does not allow, or which reorder a label), lone surrogates and U+FFFE/U+FFFF (not in XML).
+_UNDRAWABLE = re.compile(f"[\x00-\x1f{ABOVE_C0}\ud800-\udfff\ufffe\uffff]")
 # A light backing, so points behind the legend do not run into its text.
 _LEGEND: dict[str, Any] = {
     "fontsize": _NOTE_PT,

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from igresearch.cassettes import cassette_path
-from igresearch.cli import _oneline, main
+from igresearch.cli import main
+from igresearch.controls import oneline
 from igresearch.testing import FakeAPI
 
 KEY = "sk-SECRET-cli-errors-key-0123456789"
@@ -205,7 +206,7 @@ def test_user_text_in_a_message_is_one_escaped_line(runner: CliRunner, study: Pa
         "'\\x1b[2J\\x1b[31mred'. Give a new file name, or the JSON Lines file an earlier "
         "collect wrote.\n"
     )
-    shown = _oneline("a\nb\r\nc\x1b[0m\x85\u202e\td\u2028e")
+    shown = oneline("a\nb\r\nc\x1b[0m\x85\u202e\td\u2028e")
     assert shown == "a\\x0ab\\x0d\\x0ac\\x1b[0m\\x85\\u202e\\x09d\u2028e"
 
 

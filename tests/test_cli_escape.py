@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import igresearch.demo
-from igresearch.cli import _oneline, main
+from igresearch.cli import main
+from igresearch.controls import oneline
 from igresearch.tables import Tables, to_tables
 from igresearch.testing import FakeAPI
 
@@ -65,16 +66,16 @@ def assert_escaped(result: Result) -> None:
 def test_the_rule_escapes_controls_and_bidi_and_keeps_all_other_unicode() -> None:
     """Issue 12, item 3: C0, DEL, C1 and the bidi controls are shown as \\xNN / \\uNNNN (line
     breaks too); every other code point prints as it is."""
-    assert _oneline(HOSTILE) == ESCAPED
+    assert oneline(HOSTILE) == ESCAPED
     controls = [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
     for code in controls:
-        assert _oneline(chr(code)) == (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        assert oneline(chr(code)) == (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
     others = "".join(
         chr(code)
         for code in range(sys.maxunicode + 1)
         if code not in controls and not 0xD800 <= code < 0xE000
     )
-    assert _oneline(others) == others
+    assert oneline(others) == others
 
 
 def test_status_collect_and_tables_show_hostile_text_escaped(
