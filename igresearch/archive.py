@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from filelock import FileLock, Timeout
 
 from .errors import ArchiveFormatError, ArchiveLockedError, MediaUnavailableError
 from .files import make_folder, open_private_append
+from .outcomes import category
 from .shapes import locate_media
 
 __all__ = [
@@ -278,13 +279,23 @@ def _when(text: Any) -> datetime | None:
         return None
 
 
+class Lost(NamedTuple):
+    """A post not stored: its reason quotes the server (without the URL, which goes beside it);
+    its category (:mod:`igresearch.outcomes`) quotes nobody."""
+
+    url: str
+    channel: str
+    outcome: str
+    reason: str
+    category: str
+
+
 @dataclass
 class Attrition:
     """What an archive holds: outcome counts and the posts that were not stored."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    #: (url, channel, outcome, reason): the reason says why, without repeating the URL.
-    lost: list[tuple[str, str, str, str]] = field(default_factory=list)
+    lost: list[Lost] = field(default_factory=list)
 
     @classmethod
     def of(cls, path: str | os.PathLike[str]) -> Attrition:
@@ -296,10 +307,28 @@ class Attrition:
             outcome = str(record.get("outcome"))
             attrition.counts[outcome] += 1
             if outcome != "ok":
-                attrition.lost.append(
-                    (str(record.get("url")), str(record.get("channel")), outcome, _reason(record))
-                )
+                url, channel = str(record.get("url")), str(record.get("channel"))
+                lost = Lost(url, channel, outcome, _reason(record), category(record))
+                attrition.lost.append(lost)
         return attrition
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: outcome counts and the first posts not stored, every value escaped."""
+        from .display import section, table
+
+        shown = 20
+        more = len(self.lost) - shown
+        return section(
+            f"Attrition: {sum(self.counts.values())} posts",
+            table(("outcome", "posts"), sorted(self.counts.items())),
+            table(
+                ("outcome", "channel", "url", "reason"),
+                ((x.outcome, x.channel, x.url, x.reason) for x in self.lost[:shown]),
+            )
+            if self.lost
+            else "",
+            f"<p>and {more} more</p>" if more > 0 else "",
+        )
 
 
 def _reason(record: dict[str, Any]) -> str:

@@ -406,7 +406,7 @@ def status(archive: str) -> None:
         click.echo(f"  {outcome:<12}{attrition.counts[outcome]:>8}")
     if attrition.lost:
         click.echo("\nNot stored (tab-separated):\noutcome\tchannel\turl\treason")
-    for url, channel, outcome, reason in attrition.lost:  # the reason quotes the server
+    for url, channel, outcome, reason, _ in attrition.lost:  # the reason quotes the server
         click.echo("\t".join(oneline(field) for field in (outcome, channel, url, reason)))
 
 

@@ -358,6 +358,31 @@ class Summary:
     def __str__(self) -> str:
         return self.describe()
 
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={self.outcomes[k]}" for k in ("ok", "unavailable", "failed"))
+        return f"Summary({counts}, requests_made={self.requests_made}, archive={self.archive!r})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: outcomes, requests, cost and why the run stopped, every value
+        escaped."""
+        from .display import section, table, text
+
+        facts = [
+            ("requests made", self.requests_made),
+            ("URLs started", self.urls_started),
+            ("answers received", self.answers),
+            ("estimated cost", f"{self.cost:.2f} USD at {self.price} USD each"),
+            ("elapsed", f"{self.elapsed_s:.1f} s"),
+            ("archive", self.archive),
+        ]
+        outcomes = [(k, self.outcomes[k]) for k in ("ok", "unavailable", "failed")]
+        stop = ""
+        if self.stopped:
+            label = "Interrupted" if self.interrupted else "Stopped early"
+            stop = f"<p>{label}: {text(self.stopped.message, limit=500)}</p>"
+        title = "Dry run: nothing was requested" if self.dry_run else "Collection"
+        return section(title, table(("outcome", "posts"), outcomes), table(("", ""), facts), stop)
+
     def describe(
         self, *, stop: str | None = None, archive: str | None = None, with_plan: bool = True
     ) -> str:

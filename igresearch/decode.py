@@ -109,6 +109,8 @@ class _Line(_Envelope, total=False):
     archive_version: Any
     channel: Any
     fetched_at: Any
+    http_status: Any
+    api_code: Any
     response: _Envelope | None
 
 

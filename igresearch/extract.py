@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import msgspec
 import polars as pl
 
+from . import outcomes
 from .coerce import MAX_EPOCH_S, likes_and_hidden, to_bool, to_count, to_epoch_us, to_float, to_str
 from .errors import InvalidURLError
 from .schema import SCHEMAS, TIME
@@ -603,7 +604,7 @@ def record_rows(where: str, record: Any) -> Rows:
     meta = _Meta(shortcode=None, channel=None, fetched_at=None)
     try:
         if isinstance(record, BadLine):
-            return Rows(error=meta.error(where, "malformed", str(record)))
+            return Rows(error=meta.error(where, outcomes.malformed("unreadable line"), str(record)))
         envelope = record
         if isinstance(record, dict) and "archive_version" in record:
             meta = _Meta(
@@ -615,21 +616,24 @@ def record_rows(where: str, record: Any) -> Rows:
             if envelope is None:
                 error = record.get("error")
                 message = error.get("message") if isinstance(error, dict) else None
-                return Rows(error=meta.error(where, "failed", message or "the request failed"))
+                why = outcomes.failed(record)
+                return Rows(error=meta.error(where, why, message or "the request failed"))
         if isinstance(envelope, dict) and failed(envelope):
             reason = (
                 f"the API reported failure (code {envelope.get('code')!r}: {envelope.get('msg')})"
             )
-            return Rows(error=meta.error(where, "failed", reason))
+            return Rows(error=meta.error(where, outcomes.api_failure(envelope.get("code")), reason))
         located = locate_media(envelope)
         if located is None:
-            return Rows(error=meta.error(where, "malformed", "no media node in any known shape"))
+            reason = "no media node in any known shape"
+            return Rows(error=meta.error(where, outcomes.malformed("no media node"), reason))
         if located.node is None:
-            return Rows(error=meta.error(where, "unavailable", located.reason or "unavailable"))
+            why = outcomes.unavailable(located)
+            return Rows(error=meta.error(where, why, located.reason or "unavailable"))
         return _media_rows(located.shape, located.node, meta)
     except Exception as error:  # one bad record never loses the others
         reason = f"{type(error).__name__}: {error}"[:500]
-        return Rows(error=meta.error(where, "malformed", reason))
+        return Rows(error=meta.error(where, outcomes.malformed(type(error).__name__), reason))
 
 
 class BadLine(str):
@@ -644,8 +648,11 @@ class _Meta:
     channel: str | None
     fetched_at: int | None
 
-    def error(self, where: str, kind: str, reason: Any) -> tuple[Any, ...]:
-        return (where, self.shortcode, self.channel, kind, to_str(reason), self.fetched_at)
+    def error(self, where: str, category: str, reason: Any) -> tuple[Any, ...]:
+        """An errors row; its kind is the category's first word."""
+        kind = category.partition(":")[0]
+        reason = to_str(reason)
+        return (where, self.shortcode, self.channel, kind, reason, category, self.fetched_at)
 
 
 def _media_rows(shape: str, node: Any, meta: _Meta) -> Rows:

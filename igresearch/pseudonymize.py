@@ -2,9 +2,10 @@
 
 Research ethics (issue 7): a data set shared with co-authors or archived with a paper should not
 name the people in it. :func:`pseudonymize` replaces every account id, username, full name, media
-id, shortcode and comment id with a keyed hash (HMAC-SHA256, the salt as key), the same in every
-table, so joins still work; it replaces ``@mentions`` in captions and comments the same way and
-drops the URL columns, which point back at the posts. No network, no I/O.
+id, shortcode, comment id and audio id with a keyed hash (HMAC-SHA256, the salt as key), the same
+in every table, so joins still work; it replaces ``@mentions`` in captions and comments the same
+way, replaces error reasons (which quote servers) by their categories, and drops the URL columns,
+which point back at the posts. No network, no I/O.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ PREFIXES = {
     "media": "media",
     "shortcode": "sc",
     "comment": "comment",
+    "audio": "audio",
 }
 
 #: The kind of identifier each column holds, per table.
@@ -42,6 +44,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "owner_id": "account",
         "owner_username": "user",
         "coauthor_usernames": "user",
+        "audio_id": "audio",
     },
     "comments": {
         "comment_id": "comment",
@@ -61,9 +64,6 @@ _TEXT = {"media": "caption", "comments": "text"}
 # up to 30 username characters; a username cannot end with ".", so trailing dots are punctuation.
 _MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9._]{1,30})(?![A-Za-z0-9._])")
 
-# In free-text error reasons, shorter identifiers would hit ordinary words.
-_MIN_SCRUB_LENGTH = 4
-
 
 def pseudonymize(tables: Tables, salt: str) -> Tables:
     """Replace the identifiers in `tables` with salted hashes and drop the URL columns.
@@ -79,19 +79,22 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
     usernames: ``owners.username``, ``*.owner_username``,     user       ``user_...``
     ``media.coauthor_usernames`` items, ``@mentions`` in
     ``media.caption`` and ``comments.text``, and
-    ``media.music_artist`` when it is a username in the
-    tables (compared case-insensitively, as Instagram does)
+    ``media.music_artist`` unless ``uses_original_audio``
+    is false (licensed music), or when it is a username in
+    the tables (compared case-insensitively, as Instagram does)
     account ids: ``owner_id`` in media, comments, owners      account    ``id_...``
     ``owners.full_name``                                      name       ``name_...``
     media ids: ``media_id`` (children's too),                 media      ``media_...``
     ``comments.media_id``, ``children.parent_media_id``
     shortcodes: media, children and errors ``shortcode``      shortcode  ``sc_...``
     ``comments.comment_id``, ``comments.parent_comment_id``   comment    ``comment_...``
+    ``media.audio_id`` (original audio leads to its creator)  audio      ``audio_...``
     ========================================================  =========  ==============
 
     An account's id and username get different pseudonyms. A username is lowercased before
-    hashing, so ``@Name`` and ``name`` match. ``errors.reason`` (which may quote a post's URL) has
-    every identifier above of 4 or more characters replaced by its pseudonym. Every column whose
+    hashing, so ``@Name`` and ``name`` match. ``errors.reason`` (which quotes the server, and may
+    name an account or a post's URL) is replaced by ``errors.category``, which quotes no one
+    (:mod:`igresearch.outcomes`). Every column whose
     name ends with ``url`` is dropped (media ``url``, ``video_url``, ``thumbnail_url``,
     ``display_url``; owners ``profile_pic_url``; children ``video_url``, ``display_url``): each
     frame has its table's schema minus those columns, every other column keeping its type, so
@@ -99,8 +102,8 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
     keeps the columns it finds.
 
     This is pseudonymization, not anonymization: captions and comments can still name people
-    without an ``@``, ``music_artist`` can name an account the tables do not know, and counts,
-    times and locations can single out a post.
+    without an ``@``, ``music_artist`` of licensed music and ``location_name`` are kept, and
+    counts, times and locations can single out a post.
 
     Parameters
     ----------
@@ -174,30 +177,29 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
             tables.comments["owner_username"],
         )
     }
-    replaced: dict[str, str] = {}  # every identifier -> its pseudonym, to scrub error reasons
     frames: dict[str, pl.DataFrame] = {}
     for table, kinds in COLUMNS.items():
         frame: pl.DataFrame = getattr(tables, table)
         columns = []
         for column, kind in kinds.items():
             mapping = _mapping(frame[column], partial(pseudonym, kind))
-            replaced.update(mapping)
             columns.append(_replace(column, frame.schema[column], mapping))
         if table in _TEXT:
             column = _TEXT[table]
             columns.append(_replace(column, pl.String(), _mapping(frame[column], mentions)))
-        if table == "media":  # an artist is an account when it is a username the tables know
-            artists = _values(frame["music_artist"])
-            known = {name: pseudonym("user", name) for name in artists if name.lower() in usernames}
-            columns.append(pl.col("music_artist").replace(known))
+        if table == "media":  # the artist of original audio, or a known account, is a person
+            artists = _mapping(frame["music_artist"], partial(pseudonym, "user"))
+            licensed = pl.col("uses_original_audio").eq(False).fill_null(False)
+            known = pl.col("music_artist").str.to_lowercase().is_in(list(usernames))
+            columns.append(
+                pl.when(licensed & ~known)
+                .then(pl.col("music_artist"))
+                .otherwise(_replace("music_artist", pl.String(), artists))
+            )
+        if table == "errors":
+            columns.append(pl.col("category").alias("reason"))
         frame = frame.with_columns(columns)
         frames[table] = frame.drop(c for c in frame.columns if c.endswith("url"))
-    # Longest first, so "name1" is not replaced as "name" followed by "1".
-    longest_first = sorted(replaced.items(), key=lambda item: -len(item[0]))
-    scrub = {value: alias for value, alias in longest_first if len(value) >= _MIN_SCRUB_LENGTH}
-    frames["errors"] = frames["errors"].with_columns(
-        pl.col("reason").str.replace_many(scrub, leftmost=True)
-    )
     return Tables(**frames)
 
 

@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +20,8 @@ import polars as pl
 
 from . import __version__
 from .archive import Attrition, check_archive
+from .client import CHANNELS
+from .controls import oneline
 from .errors import ArchiveFormatError
 from .files import make_folder, write_text
 from .schema import SCHEMA_VERSION, data_dictionary
@@ -37,10 +40,10 @@ _CHECK = (
     "`SHA256SUMS` gives the SHA-256 of every file of this folder, these pages included; "
     "check them with `sha256sum -c SHA256SUMS` in the folder."
 )
-_URL = re.compile(r"https?://\S+")
 # CommonMark's ASCII punctuation (any of it may be backslash-escaped) and Unicode line breaks
 _PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
 _BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_OUTCOMES = ("ok", "unavailable", "failed")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
 
@@ -184,7 +187,7 @@ def _provenance(
             name: getattr(tables, name).height
             for name in ("media", "comments", "owners", "children", "errors")
         },
-        "outcomes": dict(attrition.counts) if attrition else None,
+        "outcomes": _outcomes(attrition, pseudonymized) if attrition else None,
         "attrition": _lost(attrition, pseudonymized) if attrition else None,
         "igresearch_version": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -194,16 +197,33 @@ def _provenance(
     }
 
 
+def _outcomes(attrition: Attrition, pseudonymized: bool) -> dict[str, int]:
+    """Posts per outcome; when pseudonymised, an outcome igresearch never writes (an archive
+    from elsewhere) counts as ``unknown`` rather than being quoted."""
+    if not pseudonymized:
+        return dict(attrition.counts)
+    counts: Counter[str] = Counter()
+    for outcome, posts in attrition.counts.items():
+        counts[outcome if outcome in _OUTCOMES else "unknown"] += posts
+    return dict(counts)
+
+
+def _known(channel: str) -> str:
+    return channel if channel in CHANNELS else "unknown"
+
+
 def _lost(attrition: Attrition, pseudonymized: bool) -> list[dict[str, str]]:
-    """The posts not stored; without URLs (not even inside reasons) when pseudonymised."""
+    """The posts not stored; when pseudonymised, without URLs and with each reason replaced by
+    its category, which quotes no server."""
     if pseudonymized:
         return [
-            {"outcome": outcome, "channel": channel, "reason": _URL.sub("(URL removed)", reason)}
-            for _, channel, outcome, reason in attrition.lost
-        ]
+            {"outcome": lost.category.partition(":")[0], "channel": _known(lost.channel),
+             "reason": lost.category}
+            for lost in attrition.lost
+        ]  # fmt: skip
     return [
-        {"outcome": outcome, "channel": channel, "reason": reason, "url": url}
-        for url, channel, outcome, reason in attrition.lost
+        {"outcome": lost.outcome, "channel": lost.channel, "reason": lost.reason, "url": lost.url}
+        for lost in attrition.lost
     ]
 
 
@@ -268,8 +288,7 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
 
 
 def _html(provenance: dict[str, Any], tables: Tables, citation: str, generated: str) -> str:
-    def esc(value: Any) -> str:
-        return html.escape(str(value))
+    esc = _html_text
 
     first, last = provenance["collection_window"]
     rows = "".join(
@@ -367,15 +386,21 @@ def _markdown_table(frame: pl.DataFrame) -> str:
 
 
 def _md(value: str) -> str:
-    """`value` as literal Markdown text: line breaks become spaces and every ASCII punctuation
-    character is backslash-escaped, so no value opens a tag, link, table cell or heading."""
-    return _PUNCTUATION.sub(r"\\\1", _BREAK.sub(" ", value))
+    """`value` as literal Markdown text: line breaks become spaces, other control characters
+    ``\\xNN`` (:func:`~igresearch.controls.oneline`), and every ASCII punctuation character is
+    backslash-escaped, so no value opens a tag, link, table cell or heading."""
+    return _PUNCTUATION.sub(r"\\\1", oneline(_BREAK.sub(" ", value)))
+
+
+def _html_text(value: Any) -> str:
+    """`value` as HTML text, its control characters shown as ``\\xNN``."""
+    return html.escape(oneline(str(value)))
 
 
 def _html_table(frame: pl.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    head = "".join(f"<th>{_html_text(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{_html_text(v)}</td>" for v in row) + "</tr>"
         for row in frame.iter_rows()
     )
     return f"<table><tr>{head}</tr>{body}</table>"

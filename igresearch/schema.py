@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: Bumped when a column is added, removed, renamed or changes type or meaning.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 ID = pl.String()
 COUNT = pl.Int64()
@@ -155,6 +155,8 @@ MEDIA = (
         TEXT,
         "Artist of the audio track.",
         "clips_music_attribution_info.artist_name; musicInfo.artist_name",
+        "For original audio this is the creator's username: pseudonymised tables give it as a "
+        "`user_...` pseudonym unless `uses_original_audio` is false.",
     ),
     Column(
         "music_song", TEXT, "Title of the audio track.", "clips_music_attribution_info.song_name"
@@ -165,7 +167,14 @@ MEDIA = (
         "Whether the audio is the creator's original sound.",
         "clips_music_attribution_info.uses_original_audio",
     ),
-    Column("audio_id", ID, "Instagram's audio id.", "clips_music_attribution_info.audio_id"),
+    Column(
+        "audio_id",
+        ID,
+        "Instagram's audio id.",
+        "clips_music_attribution_info.audio_id",
+        "The audio page of original audio leads to its creator: pseudonymised tables give an "
+        "`audio_...` pseudonym (the same audio, the same pseudonym).",
+    ),
     Column(
         "is_paid_partnership",
         FLAG,
@@ -304,7 +313,21 @@ ERRORS = (
         "malformed (the record could not be read).",
         "",
     ),
-    Column("reason", TEXT, "What went wrong.", ""),
+    Column(
+        "reason",
+        TEXT,
+        "What went wrong, in the words of the server or the error (may quote a post's URL).",
+        "",
+        "Pseudonymised tables give the category here instead.",
+    ),
+    Column(
+        "category",
+        TEXT,
+        "Why, in a fixed vocabulary that quotes no server text: the kind, then what igresearch "
+        "saw, e.g. `unavailable: media node is null`, `unavailable: error item`, "
+        "`failed: APIError HTTP 500`, `failed: API code 0003`, `malformed: unreadable line`.",
+        "",
+    ),
     Column("fetched_at", TIME, "When it was fetched, when known.", ""),
 )
 
@@ -367,6 +390,13 @@ def data_dictionary() -> str:
         "(`data.xdt_shortcode_media`, `data.shortcode_media`, `graphql.shortcode_media`); "
         "camelCase sources are Apify's flat items, `items[0]` the mobile API's shape. "
         "Absent and null are the same: a missing field gives null.",
+        "",
+        "Pseudonymised tables (`igresearch.pseudonymize`, `igresearch report --pseudonymize`) "
+        "hold salted hashes (`user_...`, `id_...`, `name_...`, `media_...`, `sc_...`, "
+        "`comment_...`, `audio_...`) in place of usernames (`@mentions` in text included), "
+        "account ids, full names, media ids, shortcodes, comment ids and audio ids, and "
+        "`music_artist` unless `uses_original_audio` is false; they leave out every column "
+        "whose name ends with `url`, and `errors.reason` holds the `category`.",
     ]
     for table, columns in TABLES.items():
         lines += ["", f"## {table}", "", _INTRO[table], ""]

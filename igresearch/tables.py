@@ -28,6 +28,7 @@ from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 __all__ = ["Tables", "read_tables", "to_tables"]
 
 _BATCH = 5_000
+_PREVIEW = ("shortcode", "owner_username", "taken_at", "play_count", "like_count", "comment_count")
 _NAMES = tuple(SCHEMAS)
 # OWASP's CSV injection advice: a text cell a spreadsheet would evaluate gets one leading quote.
 _FORMULA = r"^[=+\-@\t\r']"
@@ -56,6 +57,23 @@ class Tables:
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={getattr(self, name).height}" for name in _NAMES)
         return f"Tables({counts})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: rows per table, the collection window, errors by kind and the first
+        media rows, every value escaped."""
+        from .display import section, table, text
+
+        fetched = self.media["fetched_at"].drop_nulls().sort().dt.strftime("%Y-%m-%d %H:%M")
+        window = f"fetched {fetched[0]} to {fetched[-1]} UTC" if len(fetched) else "no media"
+        kinds = self.errors["kind"].value_counts(sort=True).rows()
+        preview = self.media.select(c for c in _PREVIEW if c in self.media.columns).head(5)
+        return section(
+            f"Tables: {self.media['media_id'].n_unique()} posts",
+            f"<p>{text(window)}</p>",
+            table(("table", "rows"), ((name, getattr(self, name).height) for name in _NAMES)),
+            table(("error kind", "records"), kinds) if kinds else "",
+            table(preview.columns, preview.rows()),
+        )
 
     def write(
         self,

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hostile as hostile_posts
 import pytest
 from doubles import Sleeps
 from filelock import FileLock
@@ -77,6 +78,44 @@ def report(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         (folder.parent / "report-renamed.json").write_text(json.dumps(renamed), encoding="utf-8")
 
     return _built_once(tmp_path_factory, "report", build)
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``archive.jsonl`` of the hostile posts of tests/hostile.py, collected from a fake API.
+    Read it, never write to it."""
+    return _built_once(tmp_path_factory, "hostile", hostile_posts.build) / "archive.jsonl"
+
+
+@pytest.fixture(scope="session")
+def hostile_report(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the hostile archive, identified. Read it, never write to it."""
+
+    def build(folder: Path) -> None:
+        write_report(hostile, folder)
+
+    return _built_once(tmp_path_factory, "hostile-report", build)
+
+
+@pytest.fixture(scope="session")
+def public_report(
+    hostile: Path, demo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """The pseudonymised report of the hostile archive followed by the demo archive, and that
+    joined archive. Read them, never write to them."""
+
+    def build(folder: Path) -> None:
+        folder.mkdir()
+        joined = folder / "joined.jsonl"
+        joined.write_bytes(hostile.read_bytes() + (demo / "archive.jsonl").read_bytes())
+        write_report(joined, folder / "report", salt=PUBLIC_SALT)
+
+    folder = _built_once(tmp_path_factory, "public-report", build)
+    return folder / "report", folder / "joined.jsonl"
+
+
+#: The salt of ``public_report``.
+PUBLIC_SALT = "the public report's salt, 16+"
 
 
 @pytest.fixture(scope="session")

@@ -190,11 +190,15 @@ def test_index_and_attrition(tmp_path: Path) -> None:
     assert index[("CCCCCCCCCCC", "apify")].stored is False
     attrition = Attrition.of(path)
     assert dict(attrition.counts) == {"ok": 1, "failed": 1, "unavailable": 1}
-    assert [(url[-12:-1], outcome) for url, _, outcome, _ in attrition.lost] == [
+    assert [(lost.url[-12:-1], lost.outcome) for lost in attrition.lost] == [
         ("BBBBBBBBBBB", "unavailable"),
         ("CCCCCCCCCCC", "failed"),
     ]
-    assert all(reason == "APIError: boom" for *_, reason in attrition.lost)
+    assert all(lost.reason == "APIError: boom" for lost in attrition.lost)
+    assert [lost.category for lost in attrition.lost] == [
+        "unavailable: unknown answer",
+        "failed: APIError no HTTP answer",
+    ]
 
 
 def test_half_an_emoji_in_an_answer_is_written_escaped_and_read_back(tmp_path: Path) -> None:
@@ -291,7 +295,9 @@ def test_attack_an_edited_record_nested_too_deeply_or_with_odd_types_is_no_crash
     assert [entry.stored for entry in index.values()] == [True, False]
     attrition = Attrition.of(path)
     assert dict(attrition.counts) == {"ok": 1, "{'a': 1}": 1}
-    assert attrition.lost == [("5", "apify", "{'a': 1}", "no reason recorded")]
+    assert attrition.lost == [
+        ("5", "apify", "{'a': 1}", "no reason recorded", "malformed: unknown outcome")
+    ]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

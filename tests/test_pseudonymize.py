@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import doctest
 import hmac
 import importlib
@@ -59,6 +60,7 @@ FAILED_RECORD = {
     "channel": "apify",
     "outcome": "failed",
     "fetched_at": "2025-07-20T10:00:00+00:00",
+    "http_status": 500,
     "response": None,
     "error": {
         "class": "APIError",
@@ -258,7 +260,10 @@ def test_mention_pattern(text: str, expected: str) -> None:
     assert result.media["caption"][0] == expected.format(owner=owner)
 
 
-def test_music_artist_is_replaced_only_when_it_is_an_account(fixture_tables: Tables) -> None:
+def test_music_artist_is_kept_only_for_licensed_music(fixture_tables: Tables) -> None:
+    """Issue 12, item 6: the artist of original audio is its creator, pseudonymised like a
+    username (the same pseudonym as the account, when the tables know it); licensed music keeps
+    its artist."""
     result = pseudonymize(fixture_tables, SALT)
     artists = dict(
         zip(fixture_tables.media["music_artist"], result.media["music_artist"], strict=True)
@@ -267,19 +272,49 @@ def test_music_artist_is_replaced_only_when_it_is_an_account(fixture_tables: Tab
         zip(fixture_tables.media["owner_username"], result.media["owner_username"], strict=True)
     )
     assert artists["fixture_owner"] == owners["fixture_owner"]
-    assert artists["Fixture Composer"] == "Fixture Composer"
+    assert artists["Fixture Composer"] == "Fixture Composer"  # uses_original_audio false
+    assert artists["Fixture Band"] == "Fixture Band"
+    for name in ("fixture_owner7", "fixture_owner8"):  # original audio of accounts not in tables
+        assert re.fullmatch(r"user_[0-9a-f]{16}", artists[name]), artists[name]
+        mention = pseudonymize(to_tables(_bare_reel(f"@{name}")), SALT).media["caption"][0]
+        assert artists[name] == mention[1:]
     assert artists[None] is None
 
 
-def test_error_reasons_lose_the_shortcodes(fixture_tables: Tables) -> None:
+def test_a_known_account_as_artist_is_pseudonymised_even_for_licensed_music() -> None:
+    tables = to_tables(_bare_reel("x"))
+    owner = tables.media["owner_username"][0]
+    licensed = tables.media.with_columns(
+        music_artist=pl.lit(owner.upper()), uses_original_audio=False
+    )
+    result = pseudonymize(dataclasses.replace(tables, media=licensed), SALT)
+    assert result.media["music_artist"][0] == result.media["owner_username"][0]
+
+
+def test_every_audio_id_gets_one_pseudonym(fixture_tables: Tables) -> None:
+    """Issue 12, item 6: the audio page of original audio leads to its creator, so audio ids
+    are pseudonymised: the same audio, the same pseudonym; nulls stay null."""
+    result = pseudonymize(fixture_tables, SALT)
+    pairs = set(zip(fixture_tables.media["audio_id"], result.media["audio_id"], strict=True))
+    assert (None, None) in pairs
+    pairs.discard((None, None))
+    assert len(pairs) == 5 == len({alias for _, alias in pairs})
+    assert all(re.fullmatch(r"audio_[0-9a-f]{16}", alias) for _, alias in pairs)
+    assert not set(fixture_tables.media["audio_id"].drop_nulls()) & set(result.media["audio_id"])
+
+
+def test_error_reasons_become_their_categories(fixture_tables: Tables) -> None:
+    """Issue 12, item 5: a reason quotes the server and the post's URL; pseudonymised, it is its
+    category, which quotes neither."""
     result = pseudonymize(fixture_tables, SALT)
     row = fixture_tables.errors["shortcode"].to_list().index("DMUqZETwyOJ")
-    alias = result.errors["shortcode"][row]
-    assert alias.startswith("sc_")
-    assert result.errors["reason"][row] == (
-        f"The API failed (HTTP 500: server error) for https://www.instagram.com/reel/{alias}/."
-    )
+    assert fixture_tables.errors["reason"][row] == FAILED_RECORD["error"]["message"]  # type: ignore[index]
+    assert fixture_tables.errors["category"][row] == "failed: APIError HTTP 500"
+    assert result.errors["shortcode"][row].startswith("sc_")
+    assert result.errors["reason"].to_list() == fixture_tables.errors["category"].to_list()
+    assert result.errors["category"].to_list() == fixture_tables.errors["category"].to_list()
     assert result.errors["kind"].to_list() == fixture_tables.errors["kind"].to_list()
+    assert not result.errors["reason"].str.contains("http|DMUqZETwyOJ").any()
 
 
 def test_same_salt_same_output_other_salt_other_pseudonyms(demo_tables: Tables) -> None:
@@ -324,7 +359,7 @@ def test_nulls_and_empty_lists_stay(tables: Tables) -> None:
 
 def test_other_columns_are_unchanged(fixture_tables: Tables) -> None:
     result = pseudonymize(fixture_tables, SALT)
-    kept = ["like_count", "play_count", "taken_at", "location_name", "audio_id", "id_mismatch"]
+    kept = ["like_count", "play_count", "taken_at", "location_name", "id_mismatch", "music_song"]
     assert_frame_equal(result.media.select(kept), fixture_tables.media.select(kept))
     kept = ["is_verified", "follower_count", "post_count", "fetched_at"]
     assert_frame_equal(result.owners.select(kept), fixture_tables.owners.select(kept))
