@@ -251,9 +251,9 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
         lines += [f"| {_md(k)} | {v} |" for k, v in sorted(provenance["outcomes"].items())]
         if provenance["attrition"]:
             lines += ["", "Not stored:", ""]
-            for lost in provenance["attrition"]:
-                url = _md(lost["url"]) if "url" in lost else "(pseudonymised)"
-                lines.append(f"- {_md(lost['outcome'])}: {url}: {_md(lost['reason'])}")
+            for lost in provenance["attrition"]:  # pseudonymised: the reason is the category
+                url = f"{_md(lost['outcome'])}: {_md(lost['url'])}: " if "url" in lost else ""
+                lines.append(f"- {url}{_md(lost['reason'])}")
     lines += ["", "## Engagement by account", "", _markdown_table(_owner_table(tables))]
     lines += ["", "## Figures", ""]
     for name in _figure_names(provenance):
@@ -301,8 +301,9 @@ def _html(provenance: dict[str, Any], tables: Tables, citation: str, generated: 
             for k, v in sorted(provenance["outcomes"].items())
         )
         lost = "".join(
-            f"<li>{esc(x['outcome'])}: {esc(x.get('url', '(pseudonymised)'))}: "
-            f"{esc(x['reason'])}</li>"
+            "<li>"
+            + (f"{esc(x['outcome'])}: {esc(x['url'])}: " if "url" in x else "")
+            + f"{esc(x['reason'])}</li>"
             for x in provenance["attrition"] or []
         )
         outcomes = (
