@@ -105,7 +105,9 @@ def test_item2_report_md_keeps_its_structure_and_no_tag_or_link_is_live(
     assert sorted(map(_unescaped, accounts)) == sorted(expected)
     lost = [line for line in text.splitlines() if re.match(r"- (failed|unavailable)\\?: ", line)]
     assert len(lost) == 3
-    assert any(posts.FAILED in line and "hostile\\_private\\_person" in line for line in lost)
+    failed = f"- failed: https://www.instagram.com/reel/{posts.FAILED}/: "
+    assert _unescaped(lost[0]).startswith(failed)
+    assert oneline(re.sub(r"[\r\n]", " ", posts.FAILED_MESSAGE)) in _unescaped(lost[0])
 
 
 def test_item2_report_html_escapes_every_value(hostile_report: Path) -> None:
