@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,32 @@ def test_collect_names_its_flags_where_the_library_names_parameters(
     assert "Stopped early: --max-requests 2 reached; run again to continue." in result.stderr
     assert "max_requests=" not in result.stderr
     assert len(fake_api.requests) == 2
+
+
+def test_collect_refresh_says_how_many_are_in_the_archive_and_how_many_were_older(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 13, item 6: after --refresh-older-than the plan, printed before the run, counts
+    the posts the archive holds and those older than the limit, fetched again."""
+    archive = tmp_path / "a.jsonl"
+    args = ["collect", "C0ffee00001", "C0ffee00002", "--archive", str(archive), "--no-progress"]
+    args += ["--base-url", fake_api.base_url]
+    fake_api.date = datetime.now(UTC) - timedelta(hours=30)
+    assert runner.invoke(main, args).exit_code == 0
+    fake_api.date = None
+    result = runner.invoke(main, [*args, "--refresh-older-than", "24h"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        "Plan: 2 valid URLs (0 duplicates, 0 invalid); 2 in the archive, 2 of them older than "
+        "the refresh limit (requested again); 2 to request, about 0.02 USD."
+    )
+    assert "Outcomes: ok 2, unavailable 0, failed 0." in result.stderr
+    again = runner.invoke(main, [*args, "--refresh-older-than", "24h"])
+    assert again.stderr.splitlines()[0] == (
+        "Plan: 2 valid URLs (0 duplicates, 0 invalid); 2 in the archive, 0 of them older than "
+        "the refresh limit (requested again); 0 to request, about 0.00 USD."
+    )
+    assert len(fake_api.requests) == 4
 
 
 def test_status_gives_each_lost_post_its_reason_without_repeating_the_url(
