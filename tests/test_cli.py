@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
@@ -86,11 +89,93 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         assert runner.invoke(main, [name, "--help"]).exit_code == 0
 
 
-def test_plot_kinds_are_the_plots_modules() -> None:
+def _commands() -> list[tuple[str, click.Command]]:
+    """igresearch itself, then each of its commands, with the words that run them."""
+    return [("igresearch", main)] + [(f"igresearch {n}", c) for n, c in main.commands.items()]
+
+
+def _examples(page: str) -> list[str]:
+    """The lines of the Examples block of a --help page (none when it has none)."""
+    block = re.search(r"\n  Examples:\n((?:    \S.*\n)+)", page)
+    return [line.strip() for line in block[1].splitlines()] if block else []
+
+
+def test_every_help_has_examples_that_parse(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, item 4: every --help page ends with examples; each names a real command, only
+    its options, with values it accepts (the files they read exist here), and each command's
+    page shows the command itself."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "study.jsonl").touch()
+    (tmp_path / "urls.txt").touch()
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "report").mkdir()
+    for words, _command in _commands():
+        page = runner.invoke(main, [*words.split()[1:], "--help"])
+        examples = _examples(page.stdout)
+        assert page.exit_code == 0 and examples, words
+        assert any(line.startswith(f"{words} ") or line == words for line in examples), words
+        for line in examples:
+            argv = [arg for arg in shlex.split(line) if not re.fullmatch(r"[A-Z_]+=\S*", arg)]
+            assert argv[0] == "igresearch", line
+            name, *args = argv[1:]
+            main.commands[name].make_context(name, args)  # raises on a wrong option or value
+
+
+def test_every_option_has_help() -> None:
+    """Issue 13, item 4: every option of every command says what it is for."""
+    for words, command in _commands():
+        for param in command.get_params(click.Context(command)):
+            if isinstance(param, click.Option):
+                assert param.help and param.help.strip(), f"{words} {param.opts[0]}"
+
+
+#: Issue 13, item 4: a study's order; commands not written yet take their place when they come.
+WORKFLOW = ("init", "collect", "status", "tables", "plot", "report", "verify", "cite", "cassette")
+WORKFLOW += ("fetch", "record", "demo")
+
+
+def test_commands_are_listed_in_workflow_order(runner: CliRunner) -> None:
+    page = runner.invoke(main, ["--help"]).stdout
+    listed = [line.split()[0] for line in page.split("\nCommands:\n")[1].splitlines()]
+    assert listed == [name for name in WORKFLOW if name in main.commands]
+    assert set(listed) == set(main.commands), "every command is listed"
+    assert listed[:3] == ["collect", "status", "tables"] and listed[-1] == "demo"
+
+
+def test_a_command_added_later_takes_its_place_in_the_workflow() -> None:
+    from igresearch.cli import _Commands
+
+    group = _Commands()
+    for name in ("demo", "zz-new", "verify", "collect", "init", "cassette", "cite"):
+        group.add_command(click.Command(name, help="..."))
+    listed = group.list_commands(click.Context(group))
+    assert listed == ["init", "collect", "verify", "cite", "cassette", "demo", "zz-new"]
+
+
+def test_plot_kinds_and_metrics_are_the_plots_modules() -> None:
+    """The plot command's --kind and --metric choices are the figures of igresearch.plots and
+    the rates of igresearch.metrics; --metric is for the kinds whose function takes a rate."""
+    from igresearch.cli import METRIC_KINDS
+    from igresearch.metrics import RATES
     from igresearch.plots import KINDS
 
-    kind = next(p for p in main.commands["plot"].params if p.name == "kind")
+    kind, metric = (p for p in main.commands["plot"].params if p.name in ("kind", "metric"))
     assert list(kind.type.choices) == list(KINDS)  # type: ignore[attr-defined]
+    assert list(metric.type.choices) == list(RATES)  # type: ignore[attr-defined]
+    takes_a_rate = [k for k, draw in KINDS.items() if "rate" in inspect.signature(draw).parameters]
+    assert list(METRIC_KINDS) == takes_a_rate == ["distribution", "owners", "time"]
+
+
+def test_plot_metric_is_the_rate_drawn(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
+    """Issue 13, item 5: plot's --metric (formerly --rate) chooses the rate a figure shows."""
+    out = tmp_path / "reach.svg"
+    args = ["plot", str(demo / "archive.jsonl"), "--kind", "owners", "--metric", "reach"]
+    result = runner.invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"wrote {out}\n"
+    assert "<!-- Median reach (plays, % of followers) -->" in out.read_text(encoding="utf-8")
 
 
 def test_collect_reports_invalid_lines_and_exits_by_outcome(
