@@ -227,7 +227,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=4,
             show_default=True,
             type=click.IntRange(1, 64),
-            help="Requests in flight at once (threads), 1 to 64.",
+            help="Requests in flight at once (threads).",
         ),
         click.option(
             "--rate",
@@ -311,7 +311,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="One post's metadata as JSON (one paid request).")
 @click.argument("url")
 @channel_option
 @base_url_option
@@ -335,7 +335,7 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
     _print_json(envelope)
 
 
-@main.command()
+@main.command(short_help="Many posts into an archive; resumes, never pays twice.")
 @click.argument("urls", nargs=-1)
 @from_option
 @click.option(
@@ -443,7 +443,7 @@ def _replaying(cassette: str | None) -> contextlib.AbstractContextManager[Any]:
     return replay(cassette) if cassette else contextlib.nullcontext()
 
 
-@main.command()
+@main.command(short_help="Outcome counts of an archive, and why posts are missing.")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
 def status(archive: str) -> None:
     """Outcome counts of an archive, and the posts not stored, with reasons.
@@ -465,7 +465,7 @@ def status(archive: str) -> None:
         click.echo("\t".join(oneline(field) for field in (outcome, channel, url, reason)))
 
 
-@main.command()
+@main.command(short_help="The tables of an archive: print them, or write them.")
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--out", type=click.Path(file_okay=False), help="Write the tables to this folder.")
 @click.option(
@@ -524,7 +524,7 @@ def _show_tables(built: Any) -> None:
                 _show(frame)
 
 
-@main.command()
+@main.command(short_help="Replay the SYNTHETIC demo study offline (no key).")
 @click.option(
     "--out",
     default="demo-output",
@@ -567,7 +567,7 @@ def demo(out: str) -> None:
     _echo(f"Archive: {out}/archive.jsonl  Tables: {out}/tables/  Figures: {out}/figures/")
 
 
-@main.command()
+@main.command(short_help="Record a cassette from the live API (paid).")
 @click.argument("urls", nargs=-1)
 @from_option
 @click.option(
@@ -635,7 +635,7 @@ def record(
 METRIC_KINDS = ("distribution", "owners", "time")
 
 
-@main.command()
+@main.command(short_help="One engagement figure (PNG, SVG or PDF).")
 @click.argument("source", type=click.Path(exists=True))
 @click.option(
     "--kind",
@@ -688,7 +688,7 @@ def plot(source: str, kind: str, metric: str | None, out: str) -> None:
     _echo(f"wrote {save_figure(axes.figure, out)}", err=True)
 
 
-@main.command()
+@main.command(short_help="A citable report: tables, figures, provenance, checksums.")
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Report folder.")
 @click.option("--pseudonymize", is_flag=True, help="Replace ids and names by salted hashes.")
@@ -721,7 +721,7 @@ def report(ctx: click.Context, source: str, out: str, pseudonymize: bool, salt: 
     _echo(f"wrote {page} and {Path(out) / 'report.md'}")
 
 
-@main.command()
+@main.command(short_help="How to cite igresearch, and a report's dataset.")
 @click.argument("report_dir", required=False, type=click.Path(exists=True, file_okay=False))
 def cite(report_dir: str | None) -> None:
     """Print how to cite igresearch, and the dataset of REPORT_DIR when given.

@@ -138,7 +138,9 @@ WORKFLOW += ("fetch", "record", "demo")
 
 def test_commands_are_listed_in_workflow_order(runner: CliRunner) -> None:
     page = runner.invoke(main, ["--help"]).stdout
-    listed = [line.split()[0] for line in page.split("\nCommands:\n")[1].splitlines()]
+    lines = page.split("\nCommands:\n")[1].splitlines()
+    assert not [line for line in lines if line.endswith("...")], "no description is cut short"
+    listed = [line.split()[0] for line in lines]
     assert listed == [name for name in WORKFLOW if name in main.commands]
     assert set(listed) == set(main.commands), "every command is listed"
     assert listed[:3] == ["collect", "status", "tables"] and listed[-1] == "demo"
