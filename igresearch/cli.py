@@ -633,6 +633,15 @@ def record(
 
 #: The figure kinds that show one metric (a rate), chosen with plot's --metric.
 METRIC_KINDS = ("distribution", "owners", "time")
+#: The names of the rates of igresearch.metrics (not imported here: it loads polars).
+METRICS = (
+    "like_rate",
+    "comment_rate",
+    "engagement_rate",
+    "reach",
+    "likes_per_follower",
+    "view_play_ratio",
+)
 
 
 @main.command(short_help="One engagement figure (PNG, SVG or PDF).")
@@ -647,18 +656,10 @@ METRIC_KINDS = ("distribution", "owners", "time")
 )
 @click.option(
     "--metric",
-    type=click.Choice(
-        [
-            "like_rate",
-            "comment_rate",
-            "engagement_rate",
-            "reach",
-            "likes_per_follower",
-            "view_play_ratio",
-        ]
-    ),
-    help="The rate that --kind distribution, owners or time shows (default: like_rate for "
-    "distribution, engagement_rate for owners and time).",
+    type=click.Choice(METRICS),
+    metavar="NAME",
+    help=f"The rate that --kind distribution, owners or time shows: {', '.join(METRICS)} "
+    "(default: like_rate for distribution, engagement_rate for owners and time).",
 )
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False), help="Figure file: .png, .svg or .pdf."
