@@ -74,9 +74,32 @@ class _Failure(click.ClickException):
         click.echo(f"Error: {self.message}", file=file, err=file is None)
 
 
+#: The commands in the order of a study, as ``igresearch --help`` lists them; a command not
+#: written yet takes its place when it comes, and one not named here comes last.
+WORKFLOW = (
+    "init",
+    "collect",
+    "status",
+    "tables",
+    "plot",
+    "report",
+    "verify",
+    "cite",
+    "cassette",
+    "fetch",
+    "record",
+    "demo",
+)
+
+
 class _Commands(click.Group):
     """The igresearch group: whatever a command raises that is not a bug (an igresearch error,
     an OS error, a bad value, a usage error) ends as one line on stderr and an exit status."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands in :data:`WORKFLOW` order, then any other by name."""
+        place = {name: index for index, name in enumerate(WORKFLOW)}
+        return sorted(self.commands, key=lambda name: (place.get(name, len(place)), name))
 
     def make_context(
         self,
@@ -199,7 +222,13 @@ replay_option = click.option(
 def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options of a run over many URLs, shared by collect and record."""
     options = [
-        click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64)),
+        click.option(
+            "--concurrency",
+            default=4,
+            show_default=True,
+            type=click.IntRange(1, 64),
+            help="Requests in flight at once (threads).",
+        ),
         click.option(
             "--rate",
             default=5.0,
@@ -272,10 +301,17 @@ def main() -> None:
            connection, a Retry-After beyond --retry-budget)
       130  interrupted (Ctrl-C)
     Errors are one line on stderr, starting "Error: ".
+
+    \b
+    Examples:
+      igresearch demo
+      igresearch collect --from urls.txt --archive study.jsonl --dry-run
+      igresearch collect --from urls.txt --archive study.jsonl
+      igresearch report study.jsonl --out report/
     """
 
 
-@main.command()
+@main.command(short_help="One post's metadata as JSON (one paid request).")
 @click.argument("url")
 @channel_option
 @base_url_option
@@ -285,6 +321,12 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
 
     URL is any Instagram post, reel or TV URL, or a bare shortcode (10 to 12 characters, e.g.
     DLlGZiCOBQ0; any other shortcode needs its full URL).
+
+    \b
+    Examples:
+      igresearch fetch https://www.instagram.com/reel/DLlGZiCOBQ0/
+      igresearch fetch DLlGZiCOBQ0 --channel rapid
+      igresearch fetch DLlGZiCOBQ0 --replay my_study.yaml
     """
     from .client import Client
 
@@ -293,7 +335,7 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
     _print_json(envelope)
 
 
-@main.command()
+@main.command(short_help="Many posts into an archive; resumes, never pays twice.")
 @click.argument("urls", nargs=-1)
 @from_option
 @click.option(
@@ -330,6 +372,14 @@ def collect(
     3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
     beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
     answers in flight). An archive that cannot be written is exit 1.
+
+    \b
+    Examples:
+      igresearch collect --from urls.txt --archive study.jsonl --dry-run
+      igresearch collect --from urls.txt --archive study.jsonl
+      igresearch collect --from urls.txt --archive study.jsonl --retry-failed
+      igresearch collect --from urls.txt --archive study.jsonl --refresh-older-than 24h
+      igresearch collect DLlGZiCOBQ0 --archive demo.jsonl --replay my_study.yaml
     """
     entries = _entries(urls, from_file)
     with _replaying(replay_from):
@@ -393,10 +443,15 @@ def _replaying(cassette: str | None) -> contextlib.AbstractContextManager[Any]:
     return replay(cassette) if cassette else contextlib.nullcontext()
 
 
-@main.command()
+@main.command(short_help="Outcome counts of an archive, and why posts are missing.")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
 def status(archive: str) -> None:
-    """Outcome counts of an archive, and the posts not stored, with reasons."""
+    """Outcome counts of an archive, and the posts not stored, with reasons.
+
+    \b
+    Examples:
+      igresearch status study.jsonl
+    """
     from .archive import Attrition
 
     attrition = Attrition.of(archive)
@@ -410,22 +465,44 @@ def status(archive: str) -> None:
         click.echo("\t".join(oneline(field) for field in (outcome, channel, url, reason)))
 
 
-@main.command()
+@main.command(short_help="The tables of an archive: print them, or write them.")
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--out", type=click.Path(file_okay=False), help="Write the tables to this folder.")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="File format of the tables written with --out: parquet (typed) or csv.",
+)
 @click.option(
     "--spreadsheet-safe",
     is_flag=True,
     help="With --format csv: put ' before text cells a spreadsheet would evaluate (=, +, -, @).",
 )
-def tables(source: str, out: str | None, fmt: str, spreadsheet_safe: bool) -> None:
+@click.pass_context
+def tables(
+    ctx: click.Context, source: str, out: str | None, fmt: str, spreadsheet_safe: bool
+) -> None:
     """Build the media, comments, owners, children and errors tables from an archive or a
-    JSON Lines/JSON file of responses; print them, or (with --out) write them."""
+    JSON Lines/JSON file of responses; print them, or (with --out) write them.
+
+    \b
+    Examples:
+      igresearch tables study.jsonl
+      igresearch tables study.jsonl --out tables/
+      igresearch tables study.jsonl --out tables-csv/ --format csv --spreadsheet-safe
+    """
     from .tables import to_tables
 
     if spreadsheet_safe and (fmt != "csv" or not out):
         raise click.UsageError("--spreadsheet-safe is for --format csv with --out.")
+    if not out and ctx.get_parameter_source("fmt") != click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(
+            f"--format {fmt} is for the files written with --out: add --out FOLDER, or drop "
+            "--format to print the tables."
+        )
     built = to_tables(source)
     if not out:
         _show_tables(built)
@@ -447,7 +524,7 @@ def _show_tables(built: Any) -> None:
                 _show(frame)
 
 
-@main.command()
+@main.command(short_help="Replay the SYNTHETIC demo study offline (no key).")
 @click.option(
     "--out",
     default="demo-output",
@@ -457,7 +534,13 @@ def _show_tables(built: Any) -> None:
 )
 def demo(out: str) -> None:
     """Offline demo: replay the bundled SYNTHETIC study (no key, no network) into an archive,
-    tables and engagement figures."""
+    tables and engagement figures.
+
+    \b
+    Examples:
+      igresearch demo
+      igresearch demo --out /tmp/igresearch-demo
+    """
     import polars as pl
 
     from .demo import run_demo
@@ -484,7 +567,7 @@ def demo(out: str) -> None:
     _echo(f"Archive: {out}/archive.jsonl  Tables: {out}/tables/  Figures: {out}/figures/")
 
 
-@main.command()
+@main.command(short_help="Record a cassette from the live API (paid).")
 @click.argument("urls", nargs=-1)
 @from_option
 @click.option(
@@ -520,6 +603,12 @@ def record(
     3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
     beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
     answers in flight). An archive that cannot be written is exit 1.
+
+    \b
+    Examples:
+      igresearch record --from urls.txt --cassette my_study.yaml --dry-run
+      igresearch record --from urls.txt --cassette my_study.yaml --archive study.jsonl
+      igresearch collect --from urls.txt --archive replayed.jsonl --replay my_study.yaml
     """
     from .cassettes import replay
     from .collect import _count
@@ -542,33 +631,65 @@ def record(
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
 
 
-@main.command()
+#: The figure kinds that show one metric (a rate), chosen with plot's --metric.
+METRIC_KINDS = ("distribution", "owners", "time")
+#: The names of the rates of igresearch.metrics (not imported here: it loads polars).
+METRICS = (
+    "like_rate",
+    "comment_rate",
+    "engagement_rate",
+    "reach",
+    "likes_per_follower",
+    "view_play_ratio",
+)
+
+
+@main.command(short_help="One engagement figure (PNG, SVG or PDF).")
 @click.argument("source", type=click.Path(exists=True))
 @click.option(
     "--kind",
     required=True,
     type=click.Choice(["scatter", "distribution", "owners", "time", "growth"]),
+    help="The figure: scatter (likes against plays), distribution (a metric by account), owners "
+    "(median metric by account), time (a metric by posting date) or growth (plays over time "
+    "since posting).",
 )
-@click.option("--rate", help="Rate to show (like_rate, comment_rate, engagement_rate, reach...).")
+@click.option(
+    "--metric",
+    type=click.Choice(METRICS),
+    metavar="NAME",
+    help=f"The rate that --kind distribution, owners or time shows: {', '.join(METRICS)} "
+    "(default: like_rate for distribution, engagement_rate for owners and time).",
+)
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False), help="Figure file: .png, .svg or .pdf."
 )
-def plot(source: str, kind: str, rate: str | None, out: str) -> None:
-    """Draw an engagement figure from an archive, a responses file or a tables folder."""
+def plot(source: str, kind: str, metric: str | None, out: str) -> None:
+    """Draw an engagement figure from an archive, a responses file or a tables folder.
+
+    \b
+    Examples:
+      igresearch plot study.jsonl --kind scatter --out likes.png
+      igresearch plot tables/ --kind distribution --metric like_rate --out like-rate.svg
+      igresearch plot tables/ --kind owners --metric reach --out reach.pdf
+      igresearch plot study.jsonl --kind growth --out growth.png
+    """
     from .plots import draw, save_figure
     from .tables import read_tables, to_tables
 
+    if metric is not None and kind not in METRIC_KINDS:
+        raise click.UsageError(
+            f"--metric is not used by --kind {kind}: only by {', '.join(METRIC_KINDS)}. "
+            "Drop --metric, or choose one of those kinds."
+        )
     if Path(out).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"{out!r} does not end in .png, .svg or .pdf.", param_hint="--out")
     media = read_tables(source).media if Path(source).is_dir() else to_tables(source).media
-    try:
-        axes = draw(kind, media, rate=rate)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--rate") from None
+    axes = draw(kind, media, rate=metric)
     _echo(f"wrote {save_figure(axes.figure, out)}", err=True)
 
 
-@main.command()
+@main.command(short_help="A citable report: tables, figures, provenance, checksums.")
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Report folder.")
 @click.option("--pseudonymize", is_flag=True, help="Replace ids and names by salted hashes.")
@@ -581,7 +702,14 @@ def plot(source: str, kind: str, rate: str | None, out: str) -> None:
 @click.pass_context
 def report(ctx: click.Context, source: str, out: str, pseudonymize: bool, salt: str | None) -> None:
     """Write a citable report of an archive or tables folder: tables (parquet, CSV), figures
-    (PNG, SVG), provenance, SHA-256 checksums, report.md and report.html."""
+    (PNG, SVG), provenance, SHA-256 checksums, report.md and report.html.
+
+    \b
+    Examples:
+      igresearch report study.jsonl --out report/
+      igresearch report tables/ --out report/
+      IGRESEARCH_SALT=... igresearch report study.jsonl --out public/ --pseudonymize
+    """
     from .report import write_report
 
     # A salt typed without --pseudonymize would leave a report that looks private but is not.
@@ -594,10 +722,16 @@ def report(ctx: click.Context, source: str, out: str, pseudonymize: bool, salt: 
     _echo(f"wrote {page} and {Path(out) / 'report.md'}")
 
 
-@main.command()
+@main.command(short_help="How to cite igresearch, and a report's dataset.")
 @click.argument("report_dir", required=False, type=click.Path(exists=True, file_okay=False))
 def cite(report_dir: str | None) -> None:
-    """Print how to cite igresearch, and the dataset of REPORT_DIR when given."""
+    """Print how to cite igresearch, and the dataset of REPORT_DIR when given.
+
+    \b
+    Examples:
+      igresearch cite
+      igresearch cite report/
+    """
     from .report import dataset_citation, software_citation
 
     _echo(f"Software: {software_citation()}")

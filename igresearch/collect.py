@@ -140,9 +140,13 @@ class Plan:
     valid: int
     invalid: list[tuple[str, str, str]]  # (where, text, reason)
     duplicates: int
+    #: URLs left out because the archive answers them (with a refresh limit: newer than it).
     already_stored: int
     #: URLs left out because the cassette being recorded holds them (``igresearch record``).
     already_recorded: int = 0
+    #: With a refresh limit, the URLs the archive holds whose newest response is older than it
+    #: (requested again, for a new snapshot); None without one.
+    older: int | None = None
 
     def cost(self, price: float = PRICE_USD) -> float:
         """Estimated cost in USD (retries not counted)."""
@@ -158,12 +162,26 @@ class Plan:
         >>> print(plan.describe())  # doctest: +NORMALIZE_WHITESPACE
         1 valid URL (0 duplicates, 1 invalid); 0 already in the archive;
         1 to request, about 0.01 USD.
+
+        With a refresh limit, the URLs in the archive and those of them requested again:
+
+        >>> plan = Plan([("DLlGZiCOBQ0", "https://...")], 2, [], 0, 1, older=1)
+        >>> print(plan.describe())  # doctest: +NORMALIZE_WHITESPACE
+        2 valid URLs (0 duplicates, 0 invalid); 2 in the archive, 1 of them older than the
+        refresh limit (requested again); 1 to request, about 0.01 USD.
         """
+        if self.older is None:
+            archived = f"{self.already_stored} already in the archive"
+        else:
+            archived = (
+                f"{self.already_stored + self.older} in the archive, {self.older} of them older "
+                "than the refresh limit (requested again)"
+            )
         recorded = f"; {self.already_recorded} already recorded" if self.already_recorded else ""
         return (
             f"{_count(self.valid, 'valid URL')} ({_count(self.duplicates, 'duplicate')}, "
-            f"{len(self.invalid)} invalid); {self.already_stored} already in the archive"
-            f"{recorded}; {len(self.to_request)} to request, about {self.cost(price):.2f} USD."
+            f"{len(self.invalid)} invalid); {archived}{recorded}; "
+            f"{len(self.to_request)} to request, about {self.cost(price):.2f} USD."
         )
 
 
@@ -182,8 +200,9 @@ def plan_collection(
     By default a URL is requested unless the archive holds an ``ok`` or ``unavailable`` record
     for it (earlier failures are retried). ``retry_failed`` requests only URLs whose latest
     record is a failure; ``refresh_older_than`` requests every URL whose newest stored response
-    is older than that (a new snapshot); ``recorded(canonical_url)`` true leaves a URL out as
-    already recorded (a cassette being recorded holds it).
+    is older than that (a new snapshot; the plan counts those the archive held as ``older``);
+    ``recorded(canonical_url)`` true leaves a URL out as already recorded (a cassette being
+    recorded holds it).
 
     Raises
     ------
@@ -225,6 +244,10 @@ def plan_collection(
 
     wanted_urls = [(code, url) for code, url in valid if wanted(code)]
     to_request = [(code, url) for code, url in wanted_urls if not (recorded and recorded(url))]
+    older = None
+    if cutoff is not None:
+        held = [index.get((code, channel)) for code, _url in wanted_urls]
+        older = sum(1 for entry in held if entry is not None and entry.stored)
     return Plan(
         to_request,
         len(valid),
@@ -232,6 +255,7 @@ def plan_collection(
         duplicates,
         len(valid) - len(wanted_urls),
         len(wanted_urls) - len(to_request),
+        older,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.metadata
 import json
 import os
 import platform
@@ -12,7 +13,6 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,53 @@ _OUTCOMES = ("ok", "unavailable", "failed")
 _DEPENDENCIES = ("polars", "requests", "vcrpy", "matplotlib", "msgspec", "click", "tqdm")
 
 
+#: This version's release date, CITATION.cff's ``date-released`` (a test checks they agree).
+RELEASED = "2026-11-27"
+#: ``Project-URL`` labels (normalised: lower case, letters and digits only) that name where the
+#: source is, then those that name the documentation, most specific first.
+_REPOSITORY_LABELS = ("repository", "source", "sourcecode", "code", "github", "gitlab", "homepage")
+_DOCUMENTATION_LABELS = ("documentation", "docs")
+
+
 def software_citation() -> str:
-    """How to cite igresearch itself (the same facts as CITATION.cff)."""
-    return (
-        f"igresearch developers (2026). igresearch: Instagram video metadata for research "
-        f"(version {__version__}) [Computer software]."
+    """How to cite igresearch itself: the facts of CITATION.cff (authors, title, version, year
+    of release) and, when the installed package's metadata gives them (``Project-URL``, from
+    pyproject's ``[project.urls]``), the addresses of its source and documentation.
+
+    Examples
+    --------
+    >>> from igresearch.report import software_citation
+    >>> print(software_citation())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    igresearch developers (2026). igresearch: Instagram video metadata for research
+    (version 0.1.0) [Computer software]...
+    """
+    text = (
+        f"igresearch developers ({RELEASED[:4]}). igresearch: Instagram video metadata for "
+        f"research (version {__version__}) [Computer software]."
     )
+    urls = _project_urls()
+    source = next((urls[label] for label in _REPOSITORY_LABELS if label in urls), None)
+    docs = next((urls[label] for label in _DOCUMENTATION_LABELS if label in urls), None)
+    if source:
+        text += f" {source}" + (f" (documentation: {docs})" if docs and docs != source else "")
+    elif docs:
+        text += f" Documentation: {docs}"
+    return text
+
+
+def _project_urls() -> dict[str, str]:
+    """The installed igresearch's ``Project-URL`` entries as {normalised label: URL}, web
+    addresses only; empty when it names none or is not installed."""
+    try:
+        entries = importlib.metadata.metadata("igresearch").get_all("Project-URL") or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    urls: dict[str, str] = {}
+    for entry in entries:
+        label, _, url = (part.strip() for part in str(entry).partition(","))
+        if re.fullmatch(r"https?://\S+", url):
+            urls.setdefault("".join(c for c in label.lower() if c.isalnum()), url)
+    return urls
 
 
 def dataset_citation(report: str | os.PathLike[str]) -> str:
@@ -430,8 +471,8 @@ def _sha256(path: Path) -> str:
 
 def _version(package: str) -> str:
     try:
-        return version(package)
-    except PackageNotFoundError:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
         return "not installed"
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+import shlex
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
@@ -85,11 +89,95 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         assert runner.invoke(main, [name, "--help"]).exit_code == 0
 
 
-def test_plot_kinds_are_the_plots_modules() -> None:
+def _commands() -> list[tuple[str, click.Command]]:
+    """igresearch itself, then each of its commands, with the words that run them."""
+    return [("igresearch", main)] + [(f"igresearch {n}", c) for n, c in main.commands.items()]
+
+
+def _examples(page: str) -> list[str]:
+    """The lines of the Examples block of a --help page (none when it has none)."""
+    block = re.search(r"\n  Examples:\n((?:    \S.*\n)+)", page)
+    return [line.strip() for line in block[1].splitlines()] if block else []
+
+
+def test_every_help_has_examples_that_parse(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, item 4: every --help page ends with examples; each names a real command, only
+    its options, with values it accepts (the files they read exist here), and each command's
+    page shows the command itself."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "study.jsonl").touch()
+    (tmp_path / "urls.txt").touch()
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "report").mkdir()
+    for words, _command in _commands():
+        page = runner.invoke(main, [*words.split()[1:], "--help"])
+        examples = _examples(page.stdout)
+        assert page.exit_code == 0 and examples, words
+        assert any(line.startswith(f"{words} ") or line == words for line in examples), words
+        for line in examples:
+            argv = [arg for arg in shlex.split(line) if not re.fullmatch(r"[A-Z_]+=\S*", arg)]
+            assert argv[0] == "igresearch", line
+            name, *args = argv[1:]
+            main.commands[name].make_context(name, args)  # raises on a wrong option or value
+
+
+def test_every_option_has_help() -> None:
+    """Issue 13, item 4: every option of every command says what it is for."""
+    for words, command in _commands():
+        for param in command.get_params(click.Context(command)):
+            if isinstance(param, click.Option):
+                assert param.help and param.help.strip(), f"{words} {param.opts[0]}"
+
+
+#: Issue 13, item 4: a study's order; commands not written yet take their place when they come.
+WORKFLOW = ("init", "collect", "status", "tables", "plot", "report", "verify", "cite", "cassette")
+WORKFLOW += ("fetch", "record", "demo")
+
+
+def test_commands_are_listed_in_workflow_order(runner: CliRunner) -> None:
+    page = runner.invoke(main, ["--help"]).stdout
+    lines = page.split("\nCommands:\n")[1].splitlines()
+    assert not [line for line in lines if line.endswith("...")], "no description is cut short"
+    listed = [line.split()[0] for line in lines]
+    assert listed == [name for name in WORKFLOW if name in main.commands]
+    assert set(listed) == set(main.commands), "every command is listed"
+    assert listed[:3] == ["collect", "status", "tables"] and listed[-1] == "demo"
+
+
+def test_a_command_added_later_takes_its_place_in_the_workflow() -> None:
+    from igresearch.cli import _Commands
+
+    group = _Commands()
+    for name in ("demo", "zz-new", "verify", "collect", "init", "cassette", "cite"):
+        group.add_command(click.Command(name, help="..."))
+    listed = group.list_commands(click.Context(group))
+    assert listed == ["init", "collect", "verify", "cite", "cassette", "demo", "zz-new"]
+
+
+def test_plot_kinds_and_metrics_are_the_plots_modules() -> None:
+    """The plot command's --kind and --metric choices are the figures of igresearch.plots and
+    the rates of igresearch.metrics; --metric is for the kinds whose function takes a rate."""
+    from igresearch.cli import METRIC_KINDS
+    from igresearch.metrics import RATES
     from igresearch.plots import KINDS
 
-    kind = next(p for p in main.commands["plot"].params if p.name == "kind")
+    kind, metric = (p for p in main.commands["plot"].params if p.name in ("kind", "metric"))
     assert list(kind.type.choices) == list(KINDS)  # type: ignore[attr-defined]
+    assert list(metric.type.choices) == list(RATES)  # type: ignore[attr-defined]
+    takes_a_rate = [k for k, draw in KINDS.items() if "rate" in inspect.signature(draw).parameters]
+    assert list(METRIC_KINDS) == takes_a_rate == ["distribution", "owners", "time"]
+
+
+def test_plot_metric_is_the_rate_drawn(runner: CliRunner, demo: Path, tmp_path: Path) -> None:
+    """Issue 13, item 5: plot's --metric (formerly --rate) chooses the rate a figure shows."""
+    out = tmp_path / "reach.svg"
+    args = ["plot", str(demo / "archive.jsonl"), "--kind", "owners", "--metric", "reach"]
+    result = runner.invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"wrote {out}\n"
+    assert "<!-- Median reach (plays, % of followers) -->" in out.read_text(encoding="utf-8")
 
 
 def test_collect_reports_invalid_lines_and_exits_by_outcome(
@@ -181,6 +269,32 @@ def test_collect_names_its_flags_where_the_library_names_parameters(
     assert "Stopped early: --max-requests 2 reached; run again to continue." in result.stderr
     assert "max_requests=" not in result.stderr
     assert len(fake_api.requests) == 2
+
+
+def test_collect_refresh_says_how_many_are_in_the_archive_and_how_many_were_older(
+    runner: CliRunner, fake_api: FakeAPI, tmp_path: Path
+) -> None:
+    """Issue 13, item 6: after --refresh-older-than the plan, printed before the run, counts
+    the posts the archive holds and those older than the limit, fetched again."""
+    archive = tmp_path / "a.jsonl"
+    args = ["collect", "C0ffee00001", "C0ffee00002", "--archive", str(archive), "--no-progress"]
+    args += ["--base-url", fake_api.base_url]
+    fake_api.date = datetime.now(UTC) - timedelta(hours=30)
+    assert runner.invoke(main, args).exit_code == 0
+    fake_api.date = None
+    result = runner.invoke(main, [*args, "--refresh-older-than", "24h"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        "Plan: 2 valid URLs (0 duplicates, 0 invalid); 2 in the archive, 2 of them older than "
+        "the refresh limit (requested again); 2 to request, about 0.02 USD."
+    )
+    assert "Outcomes: ok 2, unavailable 0, failed 0." in result.stderr
+    again = runner.invoke(main, [*args, "--refresh-older-than", "24h"])
+    assert again.stderr.splitlines()[0] == (
+        "Plan: 2 valid URLs (0 duplicates, 0 invalid); 2 in the archive, 0 of them older than "
+        "the refresh limit (requested again); 0 to request, about 0.00 USD."
+    )
+    assert len(fake_api.requests) == 4
 
 
 def test_status_gives_each_lost_post_its_reason_without_repeating_the_url(

@@ -147,6 +147,27 @@ def test_refresh_takes_new_snapshots_once(run: Any, fake_api: FakeAPI, tmp_path:
     assert to_tables(tmp_path / "archive.jsonl").media.height == 6
 
 
+def test_a_refresh_plan_counts_the_archived_urls_and_those_older_than_the_limit(
+    run: Any, fake_api: FakeAPI
+) -> None:
+    """Issue 13, item 6: with every post in the archive, the plan does not say "0 already in
+    the archive": it says how many the archive holds and how many of them are requested again."""
+    fake_api.date = datetime.now(UTC) - timedelta(days=2)
+    run(CODES[:3])
+    fake_api.date = None
+    run(CODES[3:4])
+    fake_api.set_for(CODES[4], "html")
+    run(CODES[4:5])  # a failure only: not in the archive as a stored post
+    summary = run(CODES[:6], refresh_older_than=timedelta(hours=24))
+    plan = summary.plan
+    assert (plan.valid, plan.already_stored, plan.older, len(plan.to_request)) == (6, 1, 3, 5)
+    assert str(summary).splitlines()[0] == (
+        "6 valid URLs (0 duplicates, 0 invalid); 4 in the archive, 3 of them older than the "
+        "refresh limit (requested again); 5 to request, about 0.05 USD."
+    )
+    assert run(CODES[:3]).plan.older is None, "no limit, no count of older posts"
+
+
 def test_dry_run_requests_nothing(run: Any, fake_api: FakeAPI, tmp_path: Path) -> None:
     run(CODES[:2])
     summary = run(CODES[:5], dry_run=True, price=0.05)

@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
 import subprocess
+import tomllib
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -143,6 +146,69 @@ def test_citation_cff_matches_the_package() -> None:
     cff = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
     assert f'version: "{__version__}"' in cff
     assert "cff-version: 1.2.0" in cff and "license: MIT" in cff
+    # Issue 13, item 13: the software citation's year is the release's, as CITATION.cff says.
+    assert f'date-released: "{report_module.RELEASED}"' in cff
+    assert software_citation().startswith(f"igresearch developers ({report_module.RELEASED[:4]}).")
+
+
+CITATION = (
+    f"igresearch developers (2026). igresearch: Instagram video metadata for research "
+    f"(version {__version__}) [Computer software]."
+)
+
+
+def _installed_with(monkeypatch: pytest.MonkeyPatch, *project_urls: str) -> None:
+    """igresearch's installed metadata, as importlib.metadata gives it, with these Project-URLs."""
+    found = Message()
+    found["Name"], found["Version"] = "igresearch", __version__
+    for entry in project_urls:
+        found["Project-URL"] = entry  # each assignment adds one more header
+
+    def metadata(name: str) -> Message:
+        assert name == "igresearch"
+        return found
+
+    monkeypatch.setattr(importlib.metadata, "metadata", metadata)
+
+
+def test_the_software_citation_says_where_the_package_metadata_says_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13, item 13: the repository and documentation come from Project-URL."""
+    repository, docs = "https://example.org/igresearch", "https://example.org/igresearch/docs"
+    _installed_with(monkeypatch, f"Documentation, {docs}", f"Source Code, {repository}")
+    assert software_citation() == f"{CITATION} {repository} (documentation: {docs})"
+    _installed_with(monkeypatch, f"Docs, {docs}", "Issues, https://example.org/issues")
+    assert software_citation() == f"{CITATION} Documentation: {docs}"
+    result = CliRunner().invoke(main, ["cite"])
+    assert result.stdout == f"Software: {CITATION} Documentation: {docs}\n"
+
+
+def test_without_project_urls_the_software_citation_invents_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13, item 13: no Project-URL (or none that is a web address), or no installed
+    metadata at all: the package name and version only, never a made-up address."""
+    _installed_with(monkeypatch)
+    assert software_citation() == CITATION
+    _installed_with(monkeypatch, "Repository, git@example.org:igresearch.git", "Homepage")
+    assert software_citation() == CITATION
+
+    def not_installed(name: str) -> Message:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "metadata", not_installed)
+    assert software_citation() == CITATION
+
+
+def test_the_installed_software_citation_names_only_the_urls_of_pyproject() -> None:
+    """Issue 13, item 13: as installed from this pyproject.toml, the citation gives the
+    addresses its [project.urls] declares, and no other."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = set(project.get("urls", {}).values())
+    cited = set(re.findall(r"https?://[^\s)]+", software_citation()))
+    assert cited <= declared
+    assert software_citation().startswith(CITATION)
 
 
 def test_pseudonymized_report_names_no_account_and_no_url(demo: Path, tmp_path: Path) -> None:
