@@ -543,8 +543,7 @@ def demo(out: str) -> None:
     """
     import polars as pl
 
-    from .demo import run_demo
-    from .metrics import engagement_by_owner
+    from .demo import rates_by_account, run_demo
 
     try:
         tables = run_demo(out)
@@ -557,13 +556,9 @@ def demo(out: str) -> None:
         f"{media.height} snapshots; {tables.errors.height} unavailable; "
         f"{tables.comments.height} comments; {tables.children.height} carousel items",
     )
-    by_owner = engagement_by_owner(media).select(
-        "owner_username", "n", "like_rate_median", "comment_rate_median", "reach_median"
-    )
-    with pl.Config(
-        tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True, float_precision=4
-    ):
-        _show(by_owner)
+    _echo("Median rates by account; in brackets, the reels each median is computed from:")
+    with pl.Config(tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        _show(rates_by_account(media))
     _echo(f"Archive: {out}/archive.jsonl  Tables: {out}/tables/  Figures: {out}/figures/")
 
 

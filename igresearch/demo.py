@@ -11,12 +11,14 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
+
 from .cassettes import body_meaning, cassette_path, read_cassette, replay
 from .collect import Summary, collect
 from .files import make_folder, write_text
 from .tables import Tables, to_tables
 
-__all__ = ["collect_from_cassette", "run_demo"]
+__all__ = ["collect_from_cassette", "rates_by_account", "run_demo"]
 
 
 def recorded_posts(cassette: str | os.PathLike[str]) -> Counter[tuple[str, str]]:
@@ -65,6 +67,44 @@ def collect_from_cassette(
                     )
                 )
     return summaries
+
+
+def rates_by_account(
+    media: pl.DataFrame, *, rates: tuple[str, ...] = ("like_rate", "comment_rate", "reach")
+) -> pl.DataFrame:
+    """The table the demo prints: per account, its reels, and each rate's median with the
+    number of reels that have the rate (the median's n) in brackets, ``-`` when none has it.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from igresearch.demo import rates_by_account
+    >>> from igresearch.schema import MEDIA_SCHEMA
+    >>> media = pl.DataFrame(
+    ...     [
+    ...         {"media_id": "1", "owner_username": "a", "play_count": 100, "like_count": 10},
+    ...         {"media_id": "2", "owner_username": "a", "play_count": 200, "like_count": 10},
+    ...         {"media_id": "3", "owner_username": "a", "play_count": None, "like_count": 1},
+    ...     ],
+    ...     schema=MEDIA_SCHEMA,
+    ... )
+    >>> rates_by_account(media, rates=("like_rate", "reach")).rows()
+    [('a', 3, '0.0750 (2)', '- (0)')]
+    """
+    from .metrics import engagement_by_owner
+
+    by_owner = engagement_by_owner(media)
+    cells = {
+        rate: [
+            f"{'-' if median is None else f'{median:.4f}'} ({n})"
+            for median, n in zip(by_owner[f"{rate}_median"], by_owner[f"{rate}_n"], strict=True)
+        ]
+        for rate in rates
+    }
+    return pl.DataFrame(
+        {"account": by_owner["owner_username"], "reels": by_owner["n"], **cells},
+        schema={"account": pl.String, "reels": pl.Int64} | dict.fromkeys(rates, pl.String),
+    )
 
 
 _MARKER = ".igresearch-demo"

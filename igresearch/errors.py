@@ -5,6 +5,7 @@
     ├── CassetteError               offline replay cannot answer a request, or read a cassette
     ├── ArchiveLockedError          another collector is writing the same archive
     ├── ArchiveFormatError          a file given as an archive (or responses) is not one
+    ├── EmptyFigureError            a figure would show no data (plots.draw says why)
     └── APIError                    the API call failed (carries status, code, message, url, body)
         ├── AuthError               key missing, rejected (401/0401) or account disabled (403/0403)
         ├── InsufficientCreditsError    no credits left (402/0402)
@@ -31,6 +32,7 @@ __all__ = [
     "ArchiveLockedError",
     "AuthError",
     "CassetteError",
+    "EmptyFigureError",
     "IgResearchError",
     "InsufficientCreditsError",
     "InvalidURLError",
@@ -73,6 +75,10 @@ class ArchiveLockedError(IgResearchError):
 
 class ArchiveFormatError(IgResearchError, ValueError):
     """A file given as an archive, or as a file of responses, is neither: nothing is written."""
+
+
+class EmptyFigureError(IgResearchError):
+    """A figure would show no data: nothing drawn, the message says why and what to do."""
 
 
 class APIError(IgResearchError):

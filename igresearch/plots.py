@@ -11,6 +11,12 @@ are left out, and a note in the top right corner says how many, next to the numb
 the posting dates covered (the figure's suptitle on a new figure, else a text above the axes):
 ``n = 57 reels (3 without plays or likes left out) · posted 2025-01-02 to 2025-03-04``.
 
+Nothing covers data: a legend stands outside the axes (above them for one entry, to their
+right for several), and so do the guide-line labels of :func:`ratio_scatter`. Tick labels are
+plain: numbers on a linear axis have no offset and no x1eN multiplier, counts on a log axis
+read 1, 10, 100, 1k, 10k, 1M. :func:`draw` (and so :func:`save_all`) refuses a figure with
+nothing to show, saying why (:func:`missing_data`).
+
 Colours are the Okabe-Ito palette (:data:`OKABE_ITO`), distinguishable with the common forms
 of colour blindness; text is at least 9 pt. Styles are applied through ``matplotlib.rc_context``
 and explicit font sizes, never by changing global rcParams. The only function that writes
@@ -20,6 +26,7 @@ matplotlib is loaded only by code that draws.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -31,15 +38,17 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import matplotlib.transforms as mtransforms
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import LogFormatter, PercentFormatter, ScalarFormatter
 
 from .controls import ABOVE_C0
+from .errors import EmptyFigureError
 from .files import atomic_path
 from .metrics import RATES, latest, snapshots, visible_likes, with_rates
 
@@ -50,6 +59,7 @@ __all__ = [
     "draw",
     "engagement_over_time",
     "growth_curves",
+    "missing_data",
     "owner_comparison",
     "rate_distribution",
     "ratio_scatter",
@@ -116,14 +126,9 @@ _CHARS_PER_INCH = 16  # of the note's 9 pt text, roughly
 # Removed from data labels: the control characters of igresearch.controls (which XML, hence SVG,
 # does not allow, or which reorder a label), lone surrogates and U+FFFE/U+FFFF (not in XML).
 _UNDRAWABLE = re.compile(f"[\x00-\x1f{ABOVE_C0}\ud800-\udfff\ufffe\uffff]")
-# A light backing, so points behind the legend do not run into its text.
-_LEGEND: dict[str, Any] = {
-    "fontsize": _NOTE_PT,
-    "frameon": True,
-    "facecolor": "white",
-    "edgecolor": "none",
-    "framealpha": 0.85,
-}
+# Outside the axes (constrained layout makes room for it), so it never covers a point.
+_LEGEND: dict[str, Any] = {"fontsize": _NOTE_PT, "frameon": False, "borderaxespad": 0.0}
+_LABEL_GAP_PT = 3  # between the axes and a guide line's label outside them
 
 
 def ratio_scatter(
@@ -137,11 +142,12 @@ def ratio_scatter(
     """One count against another on log-log axes, with iso-ratio guide lines.
 
     Each reel (its newest snapshot) is a point at (``x``, ``y``). A dashed grey guide line
-    ``y = r * x`` is drawn for each ratio ``r`` in ``guides`` and labelled on the line with it
-    as a percentage ("1%"), near its upper end, so points above the 5% line have more than 5
-    likes per 100 plays. Reels with a null or zero ``x`` or ``y`` cannot sit on a log axis:
-    they are left out and counted in the note. As in :mod:`igresearch.metrics`, ``like_count``
-    counts as null when ``likes_hidden`` is true.
+    ``y = r * x`` is drawn for each ratio ``r`` in ``guides`` and labelled with it as a
+    percentage ("1%") just outside the axes, where the line leaves them (at the top or the
+    right), so points above the 5% line have more than 5 likes per 100 plays. Reels with a
+    null or zero ``x`` or ``y`` cannot sit on a log axis: they are left out and counted in the
+    note. As in :mod:`igresearch.metrics`, ``like_count`` counts as null when ``likes_hidden``
+    is true.
 
     Parameters
     ----------
@@ -158,7 +164,7 @@ def ratio_scatter(
     -------
     Axes
         The points are ``ax.collections[0]``, the guide lines ``ax.lines`` (each labelled
-        with its percentage).
+        with its percentage); the labels are in ``ax.texts``, placed at the end of their line.
 
     Raises
     ------
@@ -166,14 +172,15 @@ def ratio_scatter(
         If ``x`` or ``y`` is not a column of ``media``.
     """
     _require_columns(media, {"x": x, "y": y})
-    reels = latest(media).with_columns(_hide_likes(x), _hide_likes(y))
-    shown = reels.filter((pl.col(x) > 0) & (pl.col(y) > 0))
+    reels, shown = _positive(media, x, y)
     with _style():
         ax = _axes(ax)
         xs, ys = _floats(shown[x]), _floats(shown[y])
         ax.scatter(xs, ys, s=16, color=_BLUE, alpha=0.7, edgecolors="none", zorder=3)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _plain_log(ax.xaxis)
+        _plain_log(ax.yaxis)
         if shown.height:
             _guide_lines(ax, guides)
         else:
@@ -227,8 +234,8 @@ def rate_distribution(
     """
     _check_rate(rate)
     _require_columns(media, {"by": by})
-    reels = with_rates(latest(media))
-    rated = reels.filter(pl.col(rate).is_not_null()).with_columns(_group_label(by))
+    reels, rated = _rated(media, rate)
+    rated = rated.with_columns(_group_label(by))
     groups = sorted(set(rated["_group"].to_list()))
     values = [_floats(rated.filter(pl.col("_group") == group)[rate]) for group in groups]
     with _style():
@@ -306,8 +313,8 @@ def owner_comparison(
     _check_rate(rate)
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, not {n_boot}.")
-    reels = with_rates(latest(media))
-    rated = reels.filter(pl.col(rate).is_not_null()).with_columns(_group_label("owner_username"))
+    reels, rated = _rated(media, rate)
+    rated = rated.with_columns(_group_label("owner_username"))
     rng = np.random.default_rng(seed)
     rows = []
     for account in sorted(set(rated["_group"].to_list())):
@@ -364,8 +371,8 @@ def engagement_over_time(
 
     Each reel (its newest snapshot) is a point at (``taken_at``, rate). The line is the
     centred rolling median over ``window`` consecutive reels in posting order (drawn when
-    there are at least ``window`` reels; ``window`` < 2 draws none). Reels with a null rate
-    or posting time are left out and counted in the note.
+    there are at least ``window`` reels; ``window`` < 2 draws none), named in a legend above the
+    axes. Reels with a null rate or posting time are left out and counted in the note.
 
     Parameters
     ----------
@@ -390,10 +397,7 @@ def engagement_over_time(
         If ``rate`` is not a known rate.
     """
     _check_rate(rate)
-    reels = with_rates(latest(media))
-    shown = reels.filter(pl.col(rate).is_not_null() & pl.col("taken_at").is_not_null()).sort(
-        "taken_at", maintain_order=True
-    )
+    reels, shown = _dated(media, rate)
     with _style():
         ax = _axes(ax)
         ax.xaxis_date()  # concise date ticks, from the style's date.converter
@@ -419,7 +423,8 @@ def engagement_over_time(
                 label=f"rolling median of {window} reels",
                 zorder=4,
             )
-            ax.legend(loc="upper left", **_LEGEND)
+            # above the axes, left: one entry, off the data
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), **_LEGEND)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
@@ -443,7 +448,8 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
     Uses every snapshot (row) of a reel: x is ``(fetched_at - taken_at)`` in hours, y its
     ``play_count`` (log scale). Snapshots without a fetch or posting time or without plays are
     left out; a reel left with fewer than two snapshots has no line and is counted in the note.
-    Lines are labelled by shortcode in a legend when there are at most 8 of them.
+    Lines are labelled by shortcode in a legend to the right of the axes when there are at most
+    8 of them.
 
     Parameters
     ----------
@@ -458,21 +464,7 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
         One line in ``ax.lines`` per reel, its points in fetch order, labelled with its
         shortcode (its media id when the shortcode is null).
     """
-    drawable = media.filter(
-        pl.col("fetched_at").is_not_null()
-        & pl.col("taken_at").is_not_null()
-        & (pl.col("play_count") > 0)
-    )
-    usable = snapshots(
-        # a reel's first row in the input, so lines (and colours) follow the input's order
-        drawable.with_row_index("_first").with_columns(pl.col("_first").min().over("media_id"))
-    ).with_columns(
-        ((pl.col("fetched_at") - pl.col("taken_at")).dt.total_microseconds() / 3.6e9).alias(
-            "_hours"
-        ),
-        pl.len().over("media_id").alias("_snapshots"),
-    )
-    curves = usable.filter(pl.col("_snapshots") >= 2).sort(["_first", "fetched_at"])
+    curves = _curves(media)
     reel_ids = curves["media_id"].unique(maintain_order=True).to_list()
     total = media.filter(pl.col("media_id").is_not_null())["media_id"].n_unique()
     with _style():
@@ -491,10 +483,19 @@ def growth_curves(media: pl.DataFrame, *, ax: Axes | None = None) -> Axes:
                 label=_plain(str(label)),
             )
         ax.set_yscale("log")
+        _plain_log(ax.yaxis)
+        _plain_linear(ax.xaxis)
         if not reel_ids:
             _empty_log_view(ax)
         if 0 < len(reel_ids) <= 8:
-            ax.legend(loc="best", title="Reel", title_fontsize=_NOTE_PT, **_LEGEND)
+            ax.legend(
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1.0),
+                title="Reel",
+                title_fontsize=_NOTE_PT,
+                alignment="left",
+                **_LEGEND,
+            )
         ax.set_xlabel("Time since posting (hours)", fontsize=_LABEL_PT)
         ax.set_ylabel("Plays (count, log scale)", fontsize=_LABEL_PT)
         _note(
@@ -564,11 +565,67 @@ KINDS: dict[str, Callable[..., Axes]] = {
 }
 
 
+def missing_data(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> str | None:
+    """Why figure `kind` of `media` would show no data, or None when it shows some.
+
+    `rate` as in :func:`draw`. The reason is a short clause, for "Nothing to draw: ..." or a
+    report's "The growth figure is left out: ...".
+
+    Raises
+    ------
+    ValueError
+        If `kind` or `rate` is unknown.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from igresearch.plots import missing_data
+    >>> from igresearch.schema import MEDIA_SCHEMA
+    >>> one_snapshot = pl.DataFrame(
+    ...     [{"media_id": "1", "play_count": 100, "like_count": 5}], schema=MEDIA_SCHEMA
+    ... )
+    >>> missing_data("scatter", one_snapshot) is None
+    True
+    >>> missing_data("growth", one_snapshot)
+    'no reel has plays in two snapshots (collect again with --refresh-older-than to add one)'
+    """
+    _check_kind(kind)
+    if kind == "scatter":
+        if _positive(media, "play_count", "like_count")[1].is_empty():
+            return "no reel has both plays and likes"
+        return None
+    if kind == "growth":
+        if _curves(media).is_empty():
+            return (
+                "no reel has plays in two snapshots "
+                "(collect again with --refresh-older-than to add one)"
+            )
+        return None
+    rate = rate or inspect.signature(KINDS[kind]).parameters["rate"].default
+    _check_rate(rate)
+    if kind == "time":
+        if _dated(media, rate)[1].is_empty():
+            return f"no reel has {_RATE_NOUNS[rate]} and a posting time"
+        return None
+    if _rated(media, rate)[1].is_empty():
+        return f"no reel has {_RATE_NOUNS[rate]}"
+    return None
+
+
 def draw(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> Axes:
     """Draw figure `kind` (a key of :data:`KINDS`) on a new figure; `rate` for the kinds that
-    show one (distribution, owners, time)."""
-    if kind not in KINDS:
-        raise ValueError(f"Unknown figure kind {kind!r}: use one of {', '.join(KINDS)}.")
+    show one (distribution, owners, time).
+
+    Raises
+    ------
+    EmptyFigureError
+        If the figure would show no data (:func:`missing_data` says why).
+    ValueError
+        If `kind` or `rate` is unknown.
+    """
+    reason = missing_data(kind, media, rate=rate)
+    if reason:
+        raise EmptyFigureError(f"Nothing to draw in the {kind} figure: {reason}.")
     options: dict[str, Any] = (
         {"rate": rate} if rate and kind in ("distribution", "owners", "time") else {}
     )
@@ -584,10 +641,14 @@ def save_all(
     private: bool = True,
 ) -> list[Path]:
     """Draw every kind of figure and save each as ``folder/<kind>.<format>`` (see
-    :func:`save_figure` for `private`)."""
+    :func:`save_figure` for `private`); a kind with no data to show is left out
+    (:func:`missing_data` says why)."""
     paths = []
     for kind in KINDS:
-        axes = draw(kind, media)
+        try:
+            axes = draw(kind, media)
+        except EmptyFigureError:
+            continue
         for fmt in formats:
             path = Path(folder) / f"{kind}.{fmt}"
             paths.append(save_figure(axes.figure, path, private=private))
@@ -620,6 +681,39 @@ def _axes(ax: Axes | None, *, height: float = FIGSIZE[1]) -> Axes:
 def _finish(ax: Axes) -> None:
     """Explicit sizes, so ticks made at draw time (after the rc context) look the same."""
     ax.tick_params(labelsize=_TICK_PT)
+
+
+def _plain_log(axis: Any) -> None:
+    """Counts on a log axis as 1, 10, 100, 1k, 10k, 1M (minor ticks too, when labelled)."""
+    axis.set_major_formatter(_CountFormatter())
+    axis.set_minor_formatter(_CountFormatter(labelOnlyBase=False))
+
+
+def _plain_linear(axis: Any) -> None:
+    """Numbers on a linear axis written out: no offset (+1.2e4) and no x1eN multiplier."""
+    formatter = ScalarFormatter(useOffset=False)
+    formatter.set_scientific(False)
+    axis.set_major_formatter(formatter)
+
+
+class _CountFormatter(LogFormatter):
+    """matplotlib's choice of which log ticks get a label, each written as :func:`_count`."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return _count(x) if super().__call__(x, pos) else ""
+
+
+def _count(value: float) -> str:
+    """A tick value with a k, M or B suffix: 1, 10, 100, 1k, 12.5k, 1M, 2B.
+
+    >>> from igresearch.plots import _count
+    >>> [_count(v) for v in (0.5, 1, 100, 1000, 12_500, 1e6, 2e9)]
+    ['0.5', '1', '100', '1k', '12.5k', '1M', '2B']
+    """
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
 
 
 def _height_for(groups: int) -> float:
@@ -702,13 +796,16 @@ def _day(value: Any) -> str:
 
 
 def _guide_lines(ax: Axes, ratios: Sequence[float]) -> None:
-    """Lines y = r x across the current (log-log) view, each labelled on the line.
+    """Lines y = r x across the current (log-log) view, each labelled where it leaves the view.
 
-    The label sits on its line, 85% of the way along the part in view, turned to the line's
-    angle and on a white patch that interrupts the dashes, so it cannot be read as belonging
-    to a neighbouring line. Points are drawn over it.
+    The label's anchor is the line's last point in view, on the top or the right edge; the
+    text stands just outside the axes from there (above, or to the right), so it names its
+    line without covering a point.
     """
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    figure = ax.figure.get_figure(root=True)
+    above = mtransforms.offset_copy(ax.transData, figure, y=_LABEL_GAP_PT, units="points")
+    beside = mtransforms.offset_copy(ax.transData, figure, x=_LABEL_GAP_PT, units="points")
     for ratio in ratios:
         ax.plot(
             [x0, x1],
@@ -720,23 +817,20 @@ def _guide_lines(ax: Axes, ratios: Sequence[float]) -> None:
             label=_percent(ratio),
             gid=_GUIDE_GID,
         )
-        start, end = np.log10(max(x0, y0 / ratio)), np.log10(min(x1, y1 / ratio))
+        start, end = max(x0, y0 / ratio), min(x1, y1 / ratio)
         if start >= end:
             continue  # the line is outside the view
-        x = float(10 ** (start + 0.85 * (end - start)))
+        top = end < x1  # it leaves through the top edge, else through the right one
         ax.text(
-            x,
-            ratio * x,
+            end,
+            ratio * end,
             _percent(ratio),
-            rotation=float(np.degrees(np.arctan(ratio))),  # the line's slope, in data space
-            transform_rotates_text=True,
-            rotation_mode="anchor",
-            ha="center",
-            va="center",
+            transform=above if top else beside,
+            ha="center" if top else "left",
+            va="bottom" if top else "center",
             fontsize=_NOTE_PT,
             color=_GREY,
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
-            zorder=2,
+            clip_on=False,
             gid=_GUIDE_GID,
         )
     ax.set_xlim(x0, x1)
@@ -751,6 +845,45 @@ def _empty_log_view(ax: Axes) -> None:
         ax.set_ylim(1, 10)
 
 
+def _positive(media: pl.DataFrame, x: str, y: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The newest snapshot of each reel, and those with ``x`` and ``y`` above 0 (a log axis)."""
+    reels = latest(media).with_columns(_hide_likes(x), _hide_likes(y))
+    return reels, reels.filter((pl.col(x) > 0) & (pl.col(y) > 0))
+
+
+def _rated(media: pl.DataFrame, rate: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The newest snapshot of each reel with its rates, and those with `rate`."""
+    reels = with_rates(latest(media))
+    return reels, reels.filter(pl.col(rate).is_not_null())
+
+
+def _dated(media: pl.DataFrame, rate: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """As :func:`_rated`, also with a posting time, in posting order."""
+    reels, rated = _rated(media, rate)
+    shown = rated.filter(pl.col("taken_at").is_not_null())
+    return reels, shown.sort("taken_at", maintain_order=True)
+
+
+def _curves(media: pl.DataFrame) -> pl.DataFrame:
+    """The snapshots of growth curves: those with plays and both times, of reels that keep at
+    least two, with ``_hours`` since posting, in input order of reels then fetch order."""
+    drawable = media.filter(
+        pl.col("fetched_at").is_not_null()
+        & pl.col("taken_at").is_not_null()
+        & (pl.col("play_count") > 0)
+    )
+    usable = snapshots(
+        # a reel's first row in the input, so lines (and colours) follow the input's order
+        drawable.with_row_index("_first").with_columns(pl.col("_first").min().over("media_id"))
+    ).with_columns(
+        ((pl.col("fetched_at") - pl.col("taken_at")).dt.total_microseconds() / 3.6e9).alias(
+            "_hours"
+        ),
+        pl.len().over("media_id").alias("_snapshots"),
+    )
+    return usable.filter(pl.col("_snapshots") >= 2).sort(["_first", "fetched_at"])
+
+
 def _median_ci(
     values: npt.NDArray[np.float64], *, n_boot: int, rng: np.random.Generator
 ) -> tuple[float, float]:
@@ -759,6 +892,11 @@ def _median_ci(
     medians = np.median(values[picks], axis=1)
     low, high = np.quantile(medians, [0.025, 0.975])
     return float(low), float(high)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"Unknown figure kind {kind!r}: use one of {', '.join(KINDS)}.")
 
 
 def _check_rate(rate: str) -> None:

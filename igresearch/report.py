@@ -299,6 +299,8 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
     lines += ["", "## Figures", ""]
     for name in _figure_names(provenance):
         lines += [f"![{name}](figures/{name}.png)", "", f"*{_CAPTIONS.get(name, name)}*", ""]
+    for line in _left_out(tables):
+        lines += [line, ""]
     lines += [
         "",
         "## Data",
@@ -356,7 +358,7 @@ def _html(provenance: dict[str, Any], tables: Tables, citation: str, generated: 
         f'<figure><img src="figures/{name}.png" alt="{name} figure">'
         f"<figcaption>{esc(_CAPTIONS.get(name, name))}</figcaption></figure>"
         for name in _figure_names(provenance)
-    )
+    ) + "".join(f"<p>{esc(line)}</p>" for line in _left_out(tables))
     checksums = "".join(
         f"<tr><td><code>{esc(n)}</code></td><td><code>{esc(d)}</code></td></tr>"
         for n, d in provenance["checksums"].items()
@@ -406,16 +408,26 @@ from {source}.</p>
 
 
 def _owner_table(tables: Tables) -> pl.DataFrame:
+    """Per account: its reels, then for each rate the reels that have it and their median."""
     from .metrics import engagement_by_owner
 
+    columns: list[pl.Expr] = []
+    for rate in ("like_rate", "comment_rate", "engagement_rate"):
+        columns += [
+            pl.col(f"{rate}_n").alias(f"reels with {rate}"),
+            (pl.col(f"{rate}_median") * 100).round(2).alias(f"median {rate} (%)"),
+        ]
     return engagement_by_owner(tables.media).select(
-        pl.col("owner_username").alias("account"),
-        "n",
-        *(
-            (pl.col(f"{rate}_median") * 100).round(2).alias(f"median {rate} (%)")
-            for rate in ("like_rate", "comment_rate", "engagement_rate")
-        ),
+        pl.col("owner_username").alias("account"), pl.col("n").alias("reels"), *columns
     )
+
+
+def _left_out(tables: Tables) -> list[str]:
+    """One line for each figure left out of the report for want of data, saying why."""
+    from .plots import KINDS, missing_data
+
+    reasons = {kind: missing_data(kind, tables.media) for kind in KINDS}
+    return [f"The {kind} figure is left out: {why}." for kind, why in reasons.items() if why]
 
 
 def _markdown_table(frame: pl.DataFrame) -> str:

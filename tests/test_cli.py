@@ -339,3 +339,44 @@ def test_tables_writes_spreadsheet_safe_csv_on_request(
     for wrong in (["--format", "parquet", "--out", str(tmp_path / "p")], []):
         result = runner.invoke(main, ["tables", archive, "--spreadsheet-safe", *wrong])
         assert result.exit_code == 2 and "--spreadsheet-safe is for --format csv" in result.output
+
+
+def test_plot_on_no_data_says_so_and_draws_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    """Issue 13, item 7: a growth figure of reels fetched once would be empty axes; plot says
+    why in one line, exit 1, and writes no file. The same file has a scatter figure."""
+    responses = tmp_path / "responses.jsonl"
+    codes = ["C0ffee00001", "C0ffee00002"]
+    responses.write_text("".join(json.dumps(FakeAPI.media_for(c)) + "\n" for c in codes))
+    out = tmp_path / "growth.png"
+    result = runner.invoke(main, ["plot", str(responses), "--kind", "growth", "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: Nothing to draw in the growth figure: no reel has plays in two snapshots "
+        "(collect again with --refresh-older-than to add one).\n"
+    )
+    assert not out.exists()
+    args = ["plot", str(responses), "--kind", "scatter", "--out", str(tmp_path / "s.png")]
+    assert runner.invoke(main, args).exit_code == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_prints_each_median_with_the_reels_it_is_computed_from(
+    runner: CliRunner, demo_tables: Tables, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 13, item 10: the account has 7 reels, its median like rate is of the 6 with one."""
+    import igresearch.demo
+
+    monkeypatch.setattr(igresearch.demo, "run_demo", lambda out: demo_tables)
+    result = runner.invoke(main, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = lines.index(
+        "Median rates by account; in brackets, the reels each median is computed from:"
+    )
+    assert re.sub(r"\s+", " ", lines[at + 2]) == (
+        "│ account ┆ reels ┆ like_rate ┆ comment_rate ┆ reach │"
+    )
+    assert "│ synthetic_local_market  ┆ 7     ┆ 0.0919 (6) ┆ 0.0080 (7)   ┆ 1.0250 (7) │" in lines
+    assert "│ synthetic_news_desk     ┆ 7     ┆ 0.0127 (7) ┆ 0.0044 (7)   ┆ 0.5262 (7) │" in lines
+    assert sum(line.startswith("│ synthetic_") for line in lines) == 8

@@ -20,11 +20,13 @@ import pytest
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
+from matplotlib.legend import Legend
 from matplotlib.text import Text
 from matplotlib.ticker import PercentFormatter
 from PIL import Image
 
 from igresearch import plots
+from igresearch.errors import EmptyFigureError
 from igresearch.metrics import RATES
 from igresearch.schema import MEDIA_SCHEMA
 
@@ -118,10 +120,19 @@ def test_ratio_scatter_guide_lines_and_labels() -> None:
         np.testing.assert_allclose([xs.min(), xs.max()], ax.get_xlim())
     labels = [t for t in ax.texts if t.get_gid() == "igresearch-guide"]
     assert [t.get_text() for t in labels] == ["1%", "5%", "10%"]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    ax.figure.canvas.draw()
+    box = ax.get_window_extent()
     for label, ratio in zip(labels, (0.01, 0.05, 0.10), strict=True):
         x, y = label.get_position()
         assert y == pytest.approx(ratio * x)  # on its line
-        assert ax.get_xlim()[0] < x < ax.get_xlim()[1]  # and in view
+        assert x0 < x <= x1 and y0 < y <= y1  # in view
+        # issue 13, item 8: at the end of the line in view, the text outside the axes
+        assert x == pytest.approx(min(x1, y1 / ratio))
+        text = label.get_window_extent()
+        assert text.y0 >= box.y1 if x < x1 else text.x0 >= box.x1
+    # in sample(), 1% leaves through the right edge, 5% and 10% through the top
+    assert [t.get_position()[0] < x1 for t in labels] == [False, True, True]
 
 
 def test_ratio_scatter_note_counts_left_out_rows_and_dates() -> None:
@@ -529,3 +540,257 @@ def test_a_report_s_figures_with_hostile_labels_all_parse(tmp_path: Path) -> Non
     assert len(svgs) == len(plots.KINDS)
     for path in svgs:
         ET.parse(path)
+
+
+# --- no figure without data (issue 13, item 7) -------------------------------------------------
+
+GROWTH_REASON = (
+    "no reel has plays in two snapshots (collect again with --refresh-older-than to add one)"
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "frame", "reason"),
+    [
+        ("scatter", media(reel("1", "a", 100, None), reel("2", "a", 0, 5)),
+         "no reel has both plays and likes"),
+        ("distribution", media(reel("1", "a", None, 5)), "no reel has a like rate"),
+        ("owners", media(reel("1", "a", 0, 5)), "no reel has an engagement rate"),
+        ("time", media(reel("1", "a", 100, 5, taken_at=None)),
+         "no reel has an engagement rate and a posting time"),
+        ("growth", media(reel("1", "a", 100, 5), reel("1", "a", None, 6, fetched_at=T0)),
+         GROWTH_REASON),
+    ],
+)  # fmt: skip
+def test_draw_refuses_a_figure_without_data_and_says_why(
+    kind: str, frame: pl.DataFrame, reason: str
+) -> None:
+    assert plots.missing_data(kind, frame) == reason
+    assert plots.missing_data(kind, media()) == reason
+    assert plots.missing_data(kind, sample()) is None
+    with pytest.raises(EmptyFigureError) as error:
+        plots.draw(kind, frame)
+    assert str(error.value) == f"Nothing to draw in the {kind} figure: {reason}."
+    assert plt.get_fignums() == []  # no figure was made
+
+
+def test_missing_data_follows_the_rate_asked_for() -> None:
+    hidden_likes = media(reel("1", "a", 100, None))  # a comment rate, no like rate
+    assert plots.missing_data("distribution", hidden_likes) == "no reel has a like rate"
+    assert plots.missing_data("distribution", hidden_likes, rate="comment_rate") is None
+    assert plots.missing_data("owners", hidden_likes, rate="like_rate") == (
+        "no reel has a like rate"
+    )
+    assert plots.missing_data("scatter", hidden_likes, rate="like_rate") == (
+        "no reel has both plays and likes"
+    )
+    with pytest.raises(ValueError, match="Unknown rate 'likes'"):
+        plots.missing_data("time", hidden_likes, rate="likes")
+    with pytest.raises(ValueError, match="Unknown figure kind 'pie'"):
+        plots.missing_data("pie", hidden_likes)
+
+
+def test_save_all_leaves_out_a_figure_without_data(tmp_path: Path) -> None:
+    once = media(reel("1", "a", 1000, 30), reel("2", "b", 500, 40))  # one snapshot each
+    paths = plots.save_all(once, tmp_path, formats=("png", "svg"))
+    kinds = ["scatter", "distribution", "owners", "time"]
+    assert paths == [tmp_path / f"{kind}.{fmt}" for kind in kinds for fmt in ("png", "svg")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    assert plots.save_all(media(), tmp_path / "none") == []
+    assert not (tmp_path / "none").exists()
+
+
+# --- nothing covers data (issue 13, item 8) ----------------------------------------------------
+
+
+def adversarial() -> dict[str, pl.DataFrame]:
+    """Per kind, data that fills every corner of the axes, with a legend where there is one."""
+    corners = [(plays, likes) for plays in (10, 10**7) for likes in (1, plays)]
+    along_guides = [(p, round(p * r)) for r in (0.01, 0.05, 0.1) for p in np.geomspace(1e3, 1e7, 9)]
+    scatter = media(
+        *(
+            reel(str(i), "a", int(p), int(k))
+            for i, (p, k) in enumerate(corners + along_guides, start=1)
+        )
+    )
+    # high and low rates at both ends of the time axis and in between, enough for the line
+    time = media(
+        *(
+            reel(str(day), "a", 1000, (900 if day % 2 else 1), comment_count=0)
+            for day in range(1, 31)
+        )
+    )
+    growth = media(
+        *(
+            {
+                "media_id": str(i),
+                "shortcode": f"reel_{i}_long_shortcode",
+                "taken_at": T0,
+                "fetched_at": T0 + timedelta(hours=h),
+                "play_count": 10 ** (i % 7) * (1 + h),
+            }
+            for i in range(8)
+            for h in (1, 250, 500, 750, 1000)
+        )
+    )
+    groups = media(
+        *(reel(str(i), f"account_{i % 12}_with_a_long_name", 1000, i % 37) for i in range(1, 97))
+    )
+    return {"scatter": scatter, "distribution": groups, "owners": groups, "time": time,
+            "growth": growth}  # fmt: skip
+
+
+def points(ax: Axes) -> np.ndarray[Any, Any]:
+    """Every data point drawn inside the axes, in display coordinates: markers, the vertices of
+    lines and of error bars (the guide lines are reference lines, not data)."""
+    from matplotlib.collections import LineCollection, PathCollection
+
+    found = [np.empty((0, 2))]
+    for collection in ax.collections:
+        if isinstance(collection, PathCollection):
+            transform = collection.get_offset_transform()
+            found.append(transform.transform(collection.get_offsets()))
+        elif isinstance(collection, LineCollection):
+            for segment in collection.get_segments():
+                found.append(collection.get_transform().transform(segment))
+    for line in ax.lines:
+        if line.get_gid() != "igresearch-guide":
+            found.append(line.get_transform().transform(line.get_xydata()))
+    every = np.concatenate(found)
+    box = ax.get_window_extent()
+    every = every[np.isfinite(every).all(axis=1)]
+    return every[
+        (every[:, 0] >= box.x0) & (every[:, 0] <= box.x1)
+        & (every[:, 1] >= box.y0) & (every[:, 1] <= box.y1)
+    ]  # fmt: skip
+
+
+def covered(ax: Axes) -> list[str]:
+    """What covers a data point: each legend and each text (note, labels, guide labels)."""
+    figure = ax.figure.get_figure(root=True)
+    figure.canvas.draw()
+    drawn = points(ax)
+    assert len(drawn), "the figure drew no point"
+    boxes = [(t.get_text(), t.get_window_extent()) for t in figure.findobj(Text)
+             if t.get_visible() and t.get_text()]  # fmt: skip
+    boxes += [("legend", legend.get_window_extent()) for legend in figure.findobj(Legend)]
+    return [
+        name
+        for name, box in boxes
+        if np.any(
+            (drawn[:, 0] > box.x0) & (drawn[:, 0] < box.x1)
+            & (drawn[:, 1] > box.y0) & (drawn[:, 1] < box.y1)
+        )
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_no_legend_or_text_covers_a_point_of_the_demo(kind: str, demo_tables: Any) -> None:
+    assert covered(plots.draw(kind, demo_tables.media)) == []
+
+
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_no_legend_or_text_covers_a_point_anywhere(kind: str) -> None:
+    ax = plots.draw(kind, adversarial()[kind])
+    if kind in ("time", "growth"):
+        assert ax.get_legend() is not None
+    assert covered(ax) == []
+    # on a caller's axes too, where the note is a text above them
+    _, (_, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    plots.KINDS[kind](adversarial()[kind], ax=right)
+    assert covered(right) == []
+
+
+# --- plain tick labels (issue 13, item 9) ------------------------------------------------------
+
+
+def close_together() -> dict[str, pl.DataFrame]:
+    """Per kind, values close together relative to their size: what makes matplotlib write an
+    offset (+1.23884e4) or a multiplier (x1e6), or label a log axis in powers of ten."""
+    old = datetime(2024, 7, 1, tzinfo=UTC)
+    growth = media(
+        *(
+            {
+                "media_id": "1",
+                "shortcode": "A",
+                "taken_at": old,
+                "fetched_at": old + timedelta(hours=12_388.4, minutes=10 * i),
+                "play_count": 1_234_000 + 500 * i,
+            }
+            for i in range(4)
+        )
+    )
+    narrow = media(
+        *(
+            reel(
+                str(i),
+                "a",
+                1_234_000 + 500 * i,
+                12_340 + i,
+                comment_count=0,
+                taken_at=T0 + timedelta(minutes=i),
+            )
+            for i in range(1, 9)
+        )
+    )
+    return {"scatter": narrow, "distribution": narrow, "owners": narrow, "time": narrow,
+            "growth": growth}  # fmt: skip
+
+
+PLAIN = {
+    "log": r"\d+(\.\d+)?[kMB]?",
+    "linear": r"\d+(\.\d+)?",
+    "percent": r"\d+(\.\d+)?%",
+    "date": r"[A-Z][a-z]{2}|\d{1,2}|\d{2}:\d{2}(:\d{2})?",
+}
+AXES = {  # the kind of labels on each kind's x and y axis; None: category names
+    "scatter": ("log", "log"),
+    "distribution": ("percent", None),
+    "owners": ("percent", None),
+    "time": ("date", "percent"),
+    "growth": ("linear", "log"),
+}
+
+
+def shown(axis: Any) -> list[str]:
+    """The labels of the ticks in view (major and minor), after drawing."""
+    low, high = sorted(axis.get_view_interval())
+    ticks = [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+    return [
+        tick.label1.get_text()
+        for tick in ticks
+        if low <= tick.get_loc() <= high and tick.label1.get_text()
+    ]
+
+
+@pytest.mark.parametrize("data", ["demo", "close together"])
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_tick_labels_are_plain(kind: str, data: str, demo_tables: Any) -> None:
+    import re
+
+    frame = demo_tables.media if data == "demo" else close_together()[kind]
+    ax = plots.draw(kind, frame)
+    ax.figure.canvas.draw()
+    for axis, labels in zip((ax.xaxis, ax.yaxis), AXES[kind], strict=True):
+        offset = axis.get_offset_text().get_text()
+        # the time axis names the year below its dates, never an offset
+        assert re.fullmatch(r"(20\d\d)?" if labels == "date" else "", offset), offset
+        texts = shown(axis)
+        assert texts
+        if labels is not None:
+            assert all(re.fullmatch(PLAIN[labels], t) for t in texts), texts
+        if labels == "log":
+            formatter = axis.get_major_formatter()
+            decades = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e9]
+            assert [formatter(v) for v in decades] == [
+                "1", "10", "100", "1k", "10k", "100k", "1M", "10M", "1B",
+            ]  # fmt: skip
+
+
+def test_the_growth_axis_of_close_snapshots_reads_hours_and_plays() -> None:
+    ax = plots.draw("growth", close_together()["growth"])
+    ax.figure.canvas.draw()
+    assert shown(ax.xaxis) == ["12388.4", "12388.5", "12388.6", "12388.7", "12388.8", "12388.9"]
+    assert shown(ax.yaxis) == [
+        "1.234M", "1.2342M", "1.2344M", "1.2346M", "1.2348M", "1.235M", "1.2352M", "1.2354M",
+    ]  # fmt: skip

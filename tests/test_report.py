@@ -27,6 +27,8 @@ from igresearch import __version__
 from igresearch.cli import main
 from igresearch.report import software_citation, write_report
 from igresearch.schema import SCHEMAS
+from igresearch.tables import Tables
+from igresearch.testing import FakeAPI
 
 ROOT = Path(__file__).parent.parent
 PAGES = ("report.md", "report.html", "SHA256SUMS")  # the files that say when they were made
@@ -355,3 +357,72 @@ def test_every_parquet_holds_the_provenance_in_its_arrow_schema(report: Path) ->
         polars = pl.read_parquet_metadata(path)
         assert polars["igresearch.provenance"] == schema[b"igresearch.provenance"].decode()
         assert polars["igresearch.table"] == path.stem
+
+
+GROWTH_LEFT_OUT = (
+    "The growth figure is left out: no reel has plays in two snapshots "
+    "(collect again with --refresh-older-than to add one)."
+)
+
+
+def test_a_figure_without_data_is_left_out_and_the_report_says_why(tmp_path: Path) -> None:
+    """Issue 13, item 7: a first run (one snapshot of each reel) has no growth figure; the
+    report leaves it out and says why in one line, in both pages."""
+    responses = tmp_path / "responses.jsonl"
+    codes = ["C0ffee00001", "C0ffee00002", "C0ffee00003"]
+    responses.write_text("".join(json.dumps(FakeAPI.media_for(c)) + "\n" for c in codes))
+    out = tmp_path / "report"
+    write_report(responses, out)
+    kinds = ["distribution", "owners", "scatter", "time"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == [
+        f"{kind}.{fmt}" for kind in kinds for fmt in ("png", "svg")
+    ]
+    assert "growth" not in (out / "SHA256SUMS").read_text(encoding="utf-8")
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if "left out" in line] == [GROWTH_LEFT_OUT]
+    assert re.findall(r"!\[([a-z]+)\]", text) == kinds
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("left out") == 1 and f"<p>{GROWTH_LEFT_OUT}</p>" in page
+    assert re.findall(r'<img src="figures/([a-z]+)\.png"', page) == kinds
+
+
+def test_a_report_with_every_figure_leaves_none_out(report: Path) -> None:
+    for page in ("report.md", "report.html"):
+        assert "left out:" not in (report / page).read_text(encoding="utf-8")
+
+
+def test_each_median_stands_next_to_the_reels_it_is_computed_from(
+    report: Path, demo_tables: Tables
+) -> None:
+    """Issue 13, item 10: the engagement table gives each account's reels and, for each rate,
+    the reels that have it (7 reels, 6 with a like rate: the median is of 6)."""
+    text = (report / "report.md").read_text(encoding="utf-8")
+    header = (
+        "| account | reels | reels with like_rate | median like_rate (%) "
+        "| reels with comment_rate | median comment_rate (%) "
+        "| reels with engagement_rate | median engagement_rate (%) |"
+    )
+    assert header in text
+    assert "| synthetic\\_local\\_market | 7 | 6 | 9.19 | 7 | 0.8 | 6 | 9.99 |" in text
+    assert "| synthetic\\_news\\_desk | 7 | 7 | 1.27 | 7 | 0.44 | 7 | 1.61 |" in text
+    # every row, from the newest snapshot of each reel, counted here without igresearch.metrics
+    newest = demo_tables.media.sort("fetched_at").group_by("media_id").last()
+    likes = pl.col("like_count").is_not_null() & ~pl.col("likes_hidden").fill_null(False)
+    plays = pl.col("play_count") > 0
+    counts = (
+        newest.group_by("owner_username")
+        .agg(
+            pl.len().alias("reels"),
+            (plays & likes).sum().alias("like"),
+            (plays & pl.col("comment_count").is_not_null()).sum().alias("comment"),
+            (plays & likes & pl.col("comment_count").is_not_null()).sum().alias("engagement"),
+        )
+        .sort("owner_username")
+    )
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| synthetic")]
+    assert len(rows) == counts.height == 8
+    for row, (_, *expected) in zip(rows, counts.iter_rows(), strict=True):
+        assert [int(row[i]) for i in (1, 2, 4, 6)] == expected
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert "<th>reels</th><th>reels with like_rate</th><th>median like_rate (%)</th>" in page
+    assert "<td>synthetic_local_market</td><td>7</td><td>6</td><td>9.19</td><td>7</td>" in page
