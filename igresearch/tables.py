@@ -18,6 +18,7 @@ import msgspec
 import polars as pl
 
 from .archive import preview
+from .datapackage import datapackage
 from .decode import decode_line
 from .errors import ArchiveFormatError
 from .extract import Part, record_rows
@@ -93,7 +94,9 @@ class Tables:
         text cell starting with ``=``, ``+``, ``-``, ``@``, tab, carriage return or ``'`` gets one
         leading ``'`` (so Excel, LibreOffice and Sheets do not evaluate it), and the folder gets a
         ``SPREADSHEET-SAFE.txt`` marker, returned with the tables, from which :func:`read_tables`
-        knows to remove that ``'``; without it, CSV cells are exact. Parquet files carry the schema
+        knows to remove that ``'``; without it, CSV cells are exact. CSVs come with a Frictionless
+        Data Package descriptor, ``datapackage.json`` (see :mod:`igresearch.datapackage`), also
+        returned, which gives every column's type. Parquet files carry the schema
         version and `metadata` (e.g. provenance) both as file key-value metadata (polars, DuckDB)
         and as Arrow schema metadata (pyarrow, pandas). Each file is written to a temporary name
         first and renamed, so no file is ever left half-written.
@@ -115,6 +118,10 @@ class Tables:
                 else:
                     _to_csv_frame(frame, spreadsheet_safe).write_csv(temporary)
             paths.append(path)
+        if format == "csv":
+            frames = {name: getattr(self, name) for name in _NAMES}
+            package = datapackage(frames, spreadsheet_safe=spreadsheet_safe)
+            paths.append(write_text(target / "datapackage.json", package, private=private))
         if spreadsheet_safe:
             paths.append(write_text(target / _SAFE, _SAFE_TEXT, private=private))
         elif format == "csv":  # exact CSVs now: a marker left from before would corrupt them

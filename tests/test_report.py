@@ -107,9 +107,9 @@ def test_every_written_file_has_a_correct_checksum(report: Path) -> None:
     text = (report / "report.md").read_text(encoding="utf-8")
     assert all(f"`{d}`" in text for d in provenance["checksums"].values())
     tables = sorted(name for name in listed if name.startswith("tables/"))
-    assert tables == sorted(  # parquet, CSV, and the marker that the CSVs are spreadsheet-safe
+    assert tables == sorted(  # parquet, CSV, the CSVs' descriptor and spreadsheet-safe marker
         [f"tables/{t}.{e}" for t in SCHEMAS for e in ("parquet", "csv")]
-        + ["tables/SPREADSHEET-SAFE.txt"]
+        + ["tables/SPREADSHEET-SAFE.txt", "tables/datapackage.json"]
     )
     assert sum(name.startswith("figures/") for name in listed) == 10  # PNG and SVG
 
@@ -290,7 +290,7 @@ def test_with_source_date_epoch_every_file_is_byte_identical(
     epoch = "1767225600"  # 2026-01-01T00:00:00Z
     one = _report_at(demo, tmp_path / "one", monkeypatch, datetime(2031, 1, 1, tzinfo=UTC), epoch)
     two = _report_at(demo, tmp_path / "two", monkeypatch, datetime(2032, 2, 2, tzinfo=UTC), epoch)
-    assert set(one) == set(two) and len(one) == 26  # 25 and the CSVs' SPREADSHEET-SAFE.txt
+    assert set(one) == set(two) and len(one) == 27  # 25, SPREADSHEET-SAFE.txt, datapackage.json
     assert [name for name in sorted(one) if one[name] != two[name]] == []
     assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.md"]
     assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.html"]
