@@ -28,10 +28,12 @@ test: lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# --allow-root: containers often run as root. No news feed, update check or extension index.
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebook]'
-	$(BIN)/jupyter lab notebooks/ --LabApp.news_url=None \
-		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+	$(BIN)/jupyter lab notebooks/ --allow-root --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		--LabApp.extension_manager=readonly
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

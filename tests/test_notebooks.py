@@ -61,6 +61,20 @@ def _text(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+def _truncated_frames(notebook: nbformat.NotebookNode) -> list[int]:
+    """The cells that display a polars frame as Jupyter shows it (HTML) with rows or values cut
+    (polars shows 10 rows and 30 characters of each value by default, then an ellipsis)."""
+    cut = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if data.get("text/plain", "").startswith("shape:"):
+                html = data["text/html"]
+                if "&hellip;" in html or "\N{HORIZONTAL ELLIPSIS}" in html:
+                    cut.append(index)
+    return cut
+
+
 def test_the_notebooks_are_there() -> None:
     assert {path.name for path in NOTEBOOKS} >= EXPECTED
 
@@ -105,6 +119,7 @@ def test_notebook_runs_offline_without_a_key(
     client.execute()  # raises CellExecutionError on the first failing cell
 
     assert "All checks passed." in _text(notebook)
+    assert _truncated_frames(notebook) == [], "a table hides rows or values from the reader"
     assert list(tmp_path.iterdir()) == [], "notebooks write only to temporary folders"
     if path.name == "03_collect_your_own.ipynb":
         assert "No key set: skipping the paid part" in _text(notebook)
