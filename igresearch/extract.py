@@ -652,7 +652,7 @@ class _Meta:
         """An errors row; its kind is the category's first word."""
         kind = category.partition(":")[0]
         reason = to_str(reason)
-        return (where, self.shortcode, self.channel, kind, reason, category, self.fetched_at)
+        return (where, self.shortcode, self.channel, kind, reason, category, self.fetched_at, None)
 
 
 def _media_rows(shape: str, node: Any, meta: _Meta) -> Rows:

@@ -295,6 +295,8 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
             for lost in provenance["attrition"]:  # pseudonymised: the reason is the category
                 url = f"{_md(lost['outcome'])}: {_md(lost['url'])}: " if "url" in lost else ""
                 lines.append(f"- {url}{_md(lost['reason'])}")
+        if resolved := _resolved(tables):
+            lines += ["", resolved.replace("resolved", "`resolved`", 1)]
     lines += ["", "## Engagement by account", "", _markdown_table(_owner_table(tables))]
     lines += ["", "## Figures", ""]
     for name in _figure_names(provenance):
@@ -353,6 +355,8 @@ def _html(provenance: dict[str, Any], tables: Tables, citation: str, generated: 
             f"<h2>Outcomes and attrition</h2><table><tr><th>outcome</th><th>posts</th></tr>"
             f"{cells}</table>" + (f"<p>Not stored:</p><ul>{lost}</ul>" if lost else "")
         )
+        if resolved := _resolved(tables):
+            outcomes += f"<p>{esc(resolved).replace('resolved', '<code>resolved</code>', 1)}</p>"
     owners = _html_table(_owner_table(tables))
     figures = "".join(
         f'<figure><img src="figures/{name}.png" alt="{name} figure">'
@@ -405,6 +409,19 @@ from {source}.</p>
 <h2>How to cite</h2><p>Dataset: {esc(citation)}</p><p>Software: {esc(software_citation())}</p>
 </body></html>
 """
+
+
+def _resolved(tables: Tables) -> str:
+    """How many failed rows of the errors table are of posts another record stored, or ""."""
+    failed = tables.errors.filter(pl.col("kind") != "unavailable")
+    resolved = failed["resolved"].sum()
+    if not resolved:
+        return ""
+    return (
+        f"{resolved} of the errors table's {failed.height} failed or malformed rows are of posts "
+        "that another record stored (column resolved): the counts above count each post once, "
+        "by its latest stored answer."
+    )
 
 
 def _owner_table(tables: Tables) -> pl.DataFrame:

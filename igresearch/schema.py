@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 #: Bumped when a column is added, removed, renamed or changes type or meaning.
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 ID = pl.String()
 COUNT = pl.Int64()
@@ -329,6 +329,15 @@ ERRORS = (
         "",
     ),
     Column("fetched_at", TIME, "When it was fetched, when known.", ""),
+    Column(
+        "resolved",
+        FLAG,
+        "The post has a stored answer all the same: some record of the same shortcode and "
+        "channel gave media (ok) or said it is unavailable. Count attrition from the rows where "
+        "this is false, as `igresearch status` and the report do.",
+        "",
+        "Null when the record names no shortcode or channel (a bare response, an unreadable line).",
+    ),
 )
 
 _NULL_RULE = "Null, never inf or NaN, when the denominator is null or 0 or a numerator is null."

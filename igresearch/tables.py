@@ -334,8 +334,19 @@ class _Builder:
             children=latest(
                 frames["children"], by=["parent_media_id", "position", "fetched_at"]
             ).sort("parent_media_id", "position", "fetched_at", nulls_last=False),
-            errors=frames["errors"],
+            errors=_resolve(frames["errors"], frames["media"]),
         )
+
+
+def _resolve(errors: pl.DataFrame, media: pl.DataFrame) -> pl.DataFrame:
+    """Errors with ``resolved``: whether some record of the same (shortcode, channel) gave media
+    or said the post is unavailable (the rule of ``Attrition.of``); null without both keys."""
+    keys = ["shortcode", "channel"]
+    unavailable = errors.filter(pl.col("kind") == "unavailable").select(keys)
+    stored = pl.concat([media.select(keys), unavailable]).drop_nulls().unique()
+    named = pl.col("shortcode").is_not_null() & pl.col("channel").is_not_null()
+    found = pl.struct(keys).is_in(stored.select(pl.struct(keys)).to_series().implode())
+    return errors.with_columns(resolved=pl.when(named).then(found))
 
 
 def _frame(name: str, data: list[Any] | dict[str, list[Any]], height: int = 0) -> pl.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from igresearch import collect
+from igresearch.archive import Attrition
+from igresearch.report import write_report
 from igresearch.schema import SCHEMAS, data_dictionary
 from igresearch.tables import Tables, read_tables, to_tables
 from igresearch.testing import FakeAPI
@@ -526,3 +530,43 @@ def test_spreadsheet_safe_csv_quotes_formulas_and_reads_back_exact(tmp_path: Pat
     assert_frame_equal(read_tables(safe).comments, comments)
     with pytest.raises(ValueError, match="spreadsheet_safe"):
         hostile.write(tmp_path / "p", spreadsheet_safe=True)
+
+
+def test_an_error_row_of_a_post_stored_later_is_resolved(fake_api: FakeAPI, tmp_path: Path) -> None:
+    """Issue 13, item 12: a failure that a later run stored (ok, or unavailable) is `resolved`, as
+    `Attrition.of` counts it; unresolved failures are the attrition; no keys, no answer."""
+    archive = tmp_path / "a.jsonl"
+    options = {"api_key": "sk-test-resolved-0123", "base_url": fake_api.base_url}
+    codes = ["C0ffee00001", "C0ffee00002", "C0ffee00003"]
+    for code in codes:
+        fake_api.set_for(code, "server_error")
+    collect(codes, archive=archive, progress=False, rate=1000.0, max_retries=0, **options)
+    fake_api.reset()
+    fake_api.set_for("C0ffee00002", "null_media")
+    fake_api.set_for("C0ffee00003", "server_error")
+    collect(
+        codes[:3], archive=archive, progress=False, rate=1000.0, max_retries=0,
+        retry_failed=True, **options,
+    )  # fmt: skip
+    with archive.open("a", encoding="utf-8") as lines:  # a record naming no post
+        lines.write(json.dumps({"code": "0003", "msg": "no", "data": None}) + "\n")
+    errors = to_tables(archive).errors.sort("record")
+    resolved = {
+        (shortcode, kind): flag
+        for shortcode, kind, flag in errors.select("shortcode", "kind", "resolved").iter_rows()
+    }
+    assert resolved == {
+        ("C0ffee00001", "failed"): True,  # ok later
+        ("C0ffee00002", "failed"): True,  # unavailable later
+        ("C0ffee00002", "unavailable"): True,
+        ("C0ffee00003", "failed"): False,  # failed twice
+        (None, "failed"): None,
+    }
+    assert errors.filter(pl.col("kind") == "failed", pl.col("resolved")).height == 2
+    attrition = Attrition.of(archive)
+    unresolved = errors.filter(~pl.col("resolved"))["shortcode"].unique().to_list()
+    assert unresolved == [lost.url[-12:-1] for lost in attrition.lost if lost.outcome == "failed"]
+    write_report(archive, tmp_path / "report")
+    line = "2 of the errors table's 5 failed or malformed rows are of posts that another record"
+    assert line in (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert html.escape(line) in (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
