@@ -45,7 +45,7 @@ import polars as pl
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
-from matplotlib.ticker import LogFormatter, PercentFormatter, ScalarFormatter
+from matplotlib.ticker import LogFormatter, MaxNLocator, PercentFormatter, ScalarFormatter
 
 from .controls import ABOVE_C0
 from .errors import EmptyFigureError
@@ -260,7 +260,7 @@ def rate_distribution(
         ax.scatter(xs, ys, s=14, color=_BLUE, alpha=0.6, edgecolors="none", zorder=3)
         ax.set_yticks(positions, [_plain(group) for group in groups])
         ax.set_ylim(max(len(groups), 1) - 0.5, -0.5)
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        _percent_axis(ax.xaxis)
         ax.set_xlabel(_RATE_LABELS[rate], fontsize=_LABEL_PT)
         ax.set_ylabel(_axis_name(by), fontsize=_LABEL_PT)
         left_out = reels.height - rated.height
@@ -342,7 +342,7 @@ def owner_comparison(
         )
         ax.set_yticks(positions, [f"{_plain(row[0])} (n = {row[4]})" for row in rows])
         ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        _percent_axis(ax.xaxis)
         ax.grid(axis="x", color="0.9", linewidth=0.8)
         ax.set_axisbelow(True)
         ax.set_xlabel(
@@ -694,6 +694,12 @@ def _plain_linear(axis: Any) -> None:
     formatter = ScalarFormatter(useOffset=False)
     formatter.set_scientific(False)
     axis.set_major_formatter(formatter)
+
+
+def _percent_axis(axis: Any) -> None:
+    """A rate axis in percent with at most six ticks, so that its labels never run together."""
+    axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(PercentFormatter(1.0))
 
 
 class _CountFormatter(LogFormatter):

@@ -3,6 +3,8 @@ files save_figure writes."""
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -794,3 +796,20 @@ def test_the_growth_axis_of_close_snapshots_reads_hours_and_plays() -> None:
     assert shown(ax.yaxis) == [
         "1.234M", "1.2342M", "1.2344M", "1.2346M", "1.2348M", "1.235M", "1.2352M", "1.2354M",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_tick_labels_never_run_together(kind: str, demo_tables: Any) -> None:
+    """The labels of the x axis stand at least a label's height apart (the percent axes once
+    read "10.0%12.0%14.0%", half a height apart)."""
+    ax = plots.draw(kind, demo_tables.media)
+    fig = ax.get_figure()
+    assert fig is not None
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    labels = [label for label in ax.xaxis.get_ticklabels() if label.get_text()]
+    boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
+    assert len(boxes) >= 3, kind
+    for first, second in itertools.pairwise(boxes):
+        assert second.x0 - first.x1 >= first.height, (kind, [label.get_text() for label in labels])
+    plt.close(fig)
