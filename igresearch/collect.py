@@ -395,7 +395,7 @@ class Summary:
             ("requests made", self.requests_made),
             ("URLs started", self.urls_started),
             ("answers received", self.answers),
-            ("estimated cost", f"{self.cost:.2f} USD at {self.price} USD each"),
+            ("estimated cost", f"{self.cost:.2f} USD at {self.price:g} USD each"),
             ("elapsed", f"{self.elapsed_s:.1f} s"),
             ("archive", self.archive),
         ]
@@ -419,14 +419,15 @@ class Summary:
         if self.dry_run:
             lines.append(
                 f"Dry run: would make {_count(len(plan.to_request), 'request')}, about "
-                f"{plan.cost(self.price):.2f} USD at {self.price} USD each. Nothing was requested."
+                f"{plan.cost(self.price):.2f} USD at {self.price:g} USD each. "
+                "Nothing was requested."
             )
         else:
             counts = ", ".join(f"{k} {self.outcomes[k]}" for k in ("ok", "unavailable", "failed"))
             lines.append(
                 f"Outcomes: {counts}. Requests made: {self.requests_made}. URLs started: "
                 f"{self.urls_started}; answers received: {self.answers} (about {self.cost:.2f} "
-                f"USD at {self.price} USD each). Elapsed: {self.elapsed_s:.1f} s. "
+                f"USD at {self.price:g} USD each). Elapsed: {self.elapsed_s:.1f} s. "
                 f"Archive: {archive or self.archive}"
             )
         if self.stopped:

@@ -65,7 +65,10 @@ class Tables:
         from .display import section, table, text
 
         fetched = self.media["fetched_at"].drop_nulls().sort().dt.strftime("%Y-%m-%d %H:%M")
-        window = f"fetched {fetched[0]} to {fetched[-1]} UTC" if len(fetched) else "no media"
+        if len(fetched):
+            window = f"fetched {fetched[0]} to {fetched[-1]} UTC"
+        else:
+            window = "no media" if self.media.is_empty() else "fetch times not recorded"
         kinds = self.errors["kind"].value_counts(sort=True).rows()
         preview = self.media.select(c for c in _PREVIEW if c in self.media.columns).head(5)
         return section(

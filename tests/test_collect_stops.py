@@ -538,7 +538,7 @@ def test_item11_record_twice_requests_nothing_stored_again(
         main, ["collect", *codes, "--replay", str(cassette), "--archive", archive]
     )
     assert replayed.exit_code == 0, replayed.output
-    assert "answers received: 6 (about 0.00 USD at 0.0 USD each)" in replayed.stderr
+    assert "answers received: 6 (about 0.00 USD at 0 USD each)" in replayed.stderr
     recorded = [json.loads(i["request"]["body"])["video_url"] for i in read_cassette(cassette)]
     assert Counter(url.split("/")[-2] for url in recorded) == Counter(requested(fake_api))
 
