@@ -314,12 +314,12 @@ class Attrition:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: outcome counts and the first posts not stored, every value escaped."""
-        from .display import section, table
+        from .display import posts, section, table
 
         shown = 20
         more = len(self.lost) - shown
         return section(
-            f"Attrition: {sum(self.counts.values())} posts",
+            f"Attrition: {posts(sum(self.counts.values()))}",
             table(("outcome", "posts"), sorted(self.counts.items())),
             table(
                 ("outcome", "channel", "url", "reason"),

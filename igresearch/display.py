@@ -13,7 +13,7 @@ from typing import Any
 
 from .controls import oneline
 
-__all__ = ["section", "table", "text"]
+__all__ = ["posts", "section", "table", "text"]
 
 #: The longest value shown in a cell; a longer one is cut with an ellipsis.
 MAX_CELL = 80
@@ -37,3 +37,8 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def section(title: str, *parts: str) -> str:
     """A titled block of already-escaped `parts` (a line of text, or a :func:`table`)."""
     return f"<div><strong>{html.escape(title)}</strong>" + "".join(parts) + "</div>"
+
+
+def posts(count: int) -> str:
+    """``1 post``, ``2 posts``."""
+    return f"{count} post{'' if count == 1 else 's'}"
