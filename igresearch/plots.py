@@ -736,6 +736,8 @@ def _note(
     extra: str = "",
 ) -> None:
     """The note above the top right corner: n drawn, n left out and why, posting dates."""
+    if shown.height == 1:
+        noun = noun.replace("reels", "reel", 1)
     parts = [
         f"n = {shown.height} {noun}" + (f" ({left_out} {reason} left out)" if left_out else "")
     ]

@@ -813,3 +813,9 @@ def test_tick_labels_never_run_together(kind: str, demo_tables: Any) -> None:
     for first, second in itertools.pairwise(boxes):
         assert second.x0 - first.x1 >= first.height, (kind, [label.get_text() for label in labels])
     plt.close(fig)
+
+
+def test_a_note_of_one_reel_says_reel() -> None:
+    ax = plots.ratio_scatter(media(reel("1", "a", 1000, 50)))
+    assert note(ax).startswith("n = 1 reel · posted ")
+    plt.close(ax.figure)  # type: ignore[arg-type]
