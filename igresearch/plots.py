@@ -426,6 +426,9 @@ def engagement_over_time(
             # above the axes, left: one entry, off the data
             ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), **_LEGEND)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        if len(days) and days.max() - days.min() < _DAY:  # one day's posts: a day, not years
+            middle = days.min() + (days.max() - days.min()) / 2
+            ax.set_xlim(middle - _HALF_DAY, middle + _HALF_DAY)
         locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
         # The offset names the year only: "2026-Mar" under a Jan-Mar axis would mislead.
@@ -931,6 +934,9 @@ def _group_label(column: str) -> pl.Expr:
 
 def _floats(series: pl.Series) -> npt.NDArray[np.float64]:
     return series.cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
+
+
+_DAY, _HALF_DAY = np.timedelta64(1, "D"), np.timedelta64(12, "h")
 
 
 def _dates(series: pl.Series) -> npt.NDArray[np.datetime64]:

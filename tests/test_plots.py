@@ -819,3 +819,16 @@ def test_a_note_of_one_reel_says_reel() -> None:
     ax = plots.ratio_scatter(media(reel("1", "a", 1000, 50)))
     assert note(ax).startswith("n = 1 reel · posted ")
     plt.close(ax.figure)  # type: ignore[arg-type]
+
+
+def test_posts_of_one_day_are_drawn_over_a_day_not_years() -> None:
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = [
+        reel(str(i), "a", 1000 + i, 50, comment_count=3, taken_at=day + timedelta(hours=i))
+        for i in range(1, 6)
+    ]
+    ax = plots.engagement_over_time(media(*rows))
+    left, right = ax.get_xlim()
+    assert right - left == pytest.approx(1.0)  # matplotlib's date unit is the day
+    assert "2026" not in "".join(t.get_text() for t in ax.get_xticklabels()[1:-1])
+    plt.close(ax.figure)  # type: ignore[arg-type]
