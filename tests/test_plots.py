@@ -743,7 +743,7 @@ PLAIN = {
     "log": r"\d+(\.\d+)?[kMB]?",
     "linear": r"\d+(\.\d+)?",
     "percent": r"\d+(\.\d+)?%",
-    "date": r"[A-Z][a-z]{2}|\d{1,2}|\d{2}:\d{2}(:\d{2})?",
+    "date": r"[A-Z][a-z]{2}(-\d{2})?|\d{1,2}|\d{2}:\d{2}(:\d{2})?",  # Mar, Mar-02, 08, 03:00
 }
 AXES = {  # the kind of labels on each kind's x and y axis; None: category names
     "scatter": ("log", "log"),
