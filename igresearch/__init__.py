@@ -43,6 +43,7 @@ from .errors import (
     WrongPostError,
 )
 from .pseudonymize import pseudonymize
+from .scan import LazyTables, scan_tables
 from .tables import Tables, read_tables, to_tables
 from .urls import canonical_url, parse_shortcode
 
@@ -60,6 +61,7 @@ __all__ = [
     "IgResearchError",
     "InsufficientCreditsError",
     "InvalidURLError",
+    "LazyTables",
     "MediaUnavailableError",
     "RateLimitError",
     "ResponseFormatError",
@@ -78,6 +80,7 @@ __all__ = [
     "replay",
     "report",
     "run_demo",
+    "scan_tables",
     "to_tables",
     "write_report",
 ]

@@ -33,11 +33,17 @@ Tables:
   ``hours = (to_fetched_at - from_fetched_at)`` in hours, ``<count>_delta = count(to) -
   count(from)``, ``<count>_per_hour = <count>_delta / hours`` for plays, likes and comments,
   and ``age_hours = to_fetched_at - taken_at`` in hours.
+
+Each table function takes a DataFrame or a LazyFrame (e.g. from
+:func:`igresearch.scan_tables`) and returns the same kind, with the same result once
+collected; on a LazyFrame nothing is read or computed until ``.collect()``, and none of them
+collects on its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import polars as pl
 
@@ -58,6 +64,9 @@ __all__ = [
 ]
 
 _US_PER_HOUR = 3_600_000_000
+
+#: A DataFrame or a LazyFrame: the table functions return the kind they are given.
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
@@ -179,19 +188,20 @@ RATES: dict[str, Callable[[], pl.Expr]] = {
 }
 
 
-def with_rates(media: pl.DataFrame) -> pl.DataFrame:
+def with_rates(media: Frame) -> Frame:
     """The media table with every rate in :data:`RATES` added as a Float64 column.
 
     Parameters
     ----------
     media
-        The media table (any frame with its count columns).
+        The media table (any DataFrame or LazyFrame with its count columns).
 
     Returns
     -------
-    pl.DataFrame
-        ``media`` with ``like_rate``, ``comment_rate``, ``engagement_rate``, ``reach``,
-        ``likes_per_follower`` and ``view_play_ratio`` appended (replaced if present).
+    pl.DataFrame or pl.LazyFrame
+        The kind `media` is: ``media`` with ``like_rate``, ``comment_rate``,
+        ``engagement_rate``, ``reach``, ``likes_per_follower`` and ``view_play_ratio`` appended
+        (replaced if present).
 
     Examples
     --------
@@ -216,7 +226,7 @@ def with_rates(media: pl.DataFrame) -> pl.DataFrame:
     return media.with_columns(*(rate() for rate in RATES.values()))
 
 
-def latest(media: pl.DataFrame, *, by: str | Sequence[str] = "media_id") -> pl.DataFrame:
+def latest(media: Frame, *, by: str | Sequence[str] = "media_id") -> Frame:
     """The newest snapshot of each reel: one row per ``media_id`` (or per key `by`).
 
     The row with the greatest ``fetched_at`` wins; rows with null ``fetched_at`` count as
@@ -227,16 +237,16 @@ def latest(media: pl.DataFrame, *, by: str | Sequence[str] = "media_id") -> pl.D
     Parameters
     ----------
     media
-        The media table, possibly with several rows (snapshots) per reel; any frame with a
-        ``fetched_at`` column and the key columns.
+        The media table, possibly with several rows (snapshots) per reel; any DataFrame or
+        LazyFrame with a ``fetched_at`` column and the key columns.
     by
         The key: a column name or a sequence of names (e.g. ``["comment_id"]``, or
         ``["parent_media_id", "position", "fetched_at"]`` for the children table).
 
     Returns
     -------
-    pl.DataFrame
-        The same columns, one row per key.
+    pl.DataFrame or pl.LazyFrame
+        The kind `media` is, with the same columns, one row per key.
 
     Raises
     ------
@@ -271,7 +281,9 @@ def latest(media: pl.DataFrame, *, by: str | Sequence[str] = "media_id") -> pl.D
     key = [by] if isinstance(by, str) else list(by)
     if not key:
         raise ValueError("latest(by=...) needs at least one key column.")
-    if media.is_empty() or not media.select(pl.struct(key).is_duplicated().any()).item():
+    if isinstance(media, pl.DataFrame) and (
+        media.is_empty() or not media.select(pl.struct(key).is_duplicated().any()).item()
+    ):
         return media  # one row per key already (the common case for small inputs)
     ordered = media.with_row_index("_order").sort(["fetched_at", "_order"], nulls_last=False)
     keyed = ordered.filter(pl.col(key[0]).is_not_null())
@@ -280,7 +292,7 @@ def latest(media: pl.DataFrame, *, by: str | Sequence[str] = "media_id") -> pl.D
     return pl.concat([newest, unkeyed]).sort("_order").drop("_order")
 
 
-def snapshots(media: pl.DataFrame) -> pl.DataFrame:
+def snapshots(media: Frame) -> Frame:
     """Each reel's snapshots in time: one row per ``media_id`` and ``fetched_at``.
 
     Rows with a null ``media_id`` or ``fetched_at`` cannot be placed in time and are left out;
@@ -289,12 +301,12 @@ def snapshots(media: pl.DataFrame) -> pl.DataFrame:
     Parameters
     ----------
     media
-        The media table (any frame with ``media_id`` and ``fetched_at``).
+        The media table (any DataFrame or LazyFrame with ``media_id`` and ``fetched_at``).
 
     Returns
     -------
-    pl.DataFrame
-        The same columns, sorted by ``media_id`` and ``fetched_at``.
+    pl.DataFrame or pl.LazyFrame
+        The kind `media` is, with the same columns, sorted by ``media_id`` and ``fetched_at``.
 
     Examples
     --------
@@ -326,21 +338,23 @@ def snapshots(media: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def engagement_by_owner(media: pl.DataFrame) -> pl.DataFrame:
+def engagement_by_owner(media: Frame) -> Frame:
     """Per account, the median and quartiles of each rate over its reels' newest snapshots.
 
     Parameters
     ----------
     media
-        The media table; :func:`latest` keeps one snapshot per reel first.
+        The media table, a DataFrame or a LazyFrame; :func:`latest` keeps one snapshot per
+        reel first.
 
     Returns
     -------
-    pl.DataFrame
-        One row per ``owner_username``, sorted by it (a null username last): ``owner_id`` (the
-        first non-null id among the account's reels), ``n`` (reels), then for each rate in
-        :data:`RATES`: ``<rate>_n`` (reels with a non-null rate), ``<rate>_median``,
-        ``<rate>_q25``, ``<rate>_q75`` (linear interpolation; null when ``<rate>_n`` is 0).
+    pl.DataFrame or pl.LazyFrame
+        The kind `media` is, with one row per ``owner_username``, sorted by it (a null
+        username last): ``owner_id`` (the first non-null id among the account's reels), ``n``
+        (reels), then for each rate in :data:`RATES`: ``<rate>_n`` (reels with a non-null
+        rate), ``<rate>_median``, ``<rate>_q25``, ``<rate>_q75`` (linear interpolation; null
+        when ``<rate>_n`` is 0).
         Accounts are keyed by username, not id, so a stub row without an owner id does not
         split an account in two.
 
@@ -391,7 +405,7 @@ def engagement_by_owner(media: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def growth(media: pl.DataFrame) -> pl.DataFrame:
+def growth(media: Frame) -> Frame:
     """How plays, likes and comments grew between consecutive snapshots of each reel.
 
     Snapshots are a reel's rows ordered by ``fetched_at``; rows with a null ``fetched_at``
@@ -413,16 +427,16 @@ def growth(media: pl.DataFrame) -> pl.DataFrame:
     Parameters
     ----------
     media
-        The media table with several snapshots of some reels.
+        The media table with several snapshots of some reels, a DataFrame or a LazyFrame.
 
     Returns
     -------
-    pl.DataFrame
-        Columns ``media_id``, ``shortcode``, ``owner_username`` (from the later snapshot),
-        ``from_fetched_at``, ``to_fetched_at``, ``hours``, ``plays_delta``, ``likes_delta``,
-        ``comments_delta`` (Int64), ``plays_per_hour``, ``likes_per_hour``,
-        ``comments_per_hour``, ``age_hours`` (Float64); sorted by ``media_id`` and
-        ``from_fetched_at``.
+    pl.DataFrame or pl.LazyFrame
+        The kind `media` is, with columns ``media_id``, ``shortcode``, ``owner_username``
+        (from the later snapshot), ``from_fetched_at``, ``to_fetched_at``, ``hours``,
+        ``plays_delta``, ``likes_delta``, ``comments_delta`` (Int64), ``plays_per_hour``,
+        ``likes_per_hour``, ``comments_per_hour``, ``age_hours`` (Float64); sorted by
+        ``media_id`` and ``from_fetched_at``.
     """
     timed = snapshots(media).with_columns(visible_likes().alias("_likes"))
 

@@ -4,6 +4,7 @@ values."""
 from __future__ import annotations
 
 import doctest
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from igresearch.metrics import (
     with_rates,
 )
 from igresearch.schema import MEDIA_SCHEMA
+from igresearch.tables import Tables
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -122,8 +124,9 @@ def test_with_rates_on_empty_table() -> None:
 # --- latest ------------------------------------------------------------------------------------
 
 
-def test_latest_keeps_newest_snapshot_and_null_fetch_is_oldest() -> None:
-    frame = media(
+def snapshot_media() -> pl.DataFrame:
+    """Snapshots out of order, some without a fetch time."""
+    return media(
         {"media_id": "1", "play_count": 10, "fetched_at": hours(1)},
         {"media_id": "2", "play_count": 5, "fetched_at": None},
         {"media_id": "1", "play_count": 30, "fetched_at": hours(3)},
@@ -132,25 +135,35 @@ def test_latest_keeps_newest_snapshot_and_null_fetch_is_oldest() -> None:
         {"media_id": "2", "play_count": 6, "fetched_at": hours(0)},
         {"media_id": "3", "play_count": 7, "fetched_at": None},
     )
-    result = latest(frame)
+
+
+def tied_media() -> pl.DataFrame:
+    """Two snapshots of one reel fetched at the same time."""
+    return media(
+        {"media_id": "1", "play_count": 1, "fetched_at": hours(1)},
+        {"media_id": "1", "play_count": 2, "fetched_at": hours(1)},
+    )
+
+
+def test_latest_keeps_newest_snapshot_and_null_fetch_is_oldest() -> None:
+    result = latest(snapshot_media())
     assert result.schema == MEDIA_SCHEMA
     assert result.select("media_id", "play_count").rows() == [("1", 30), ("2", 6), ("3", 7)]
 
 
 def test_latest_tie_goes_to_later_row() -> None:
-    frame = media(
-        {"media_id": "1", "play_count": 1, "fetched_at": hours(1)},
-        {"media_id": "1", "play_count": 2, "fetched_at": hours(1)},
-    )
-    assert latest(frame)["play_count"].to_list() == [2]
+    assert latest(tied_media())["play_count"].to_list() == [2]
 
 
 def test_latest_of_empty_table() -> None:
     assert_frame_equal(latest(media()), media())
 
 
-def test_latest_by_a_multi_column_key() -> None:
-    """The children table's key: the newest row per (parent, position, fetched_at)."""
+CHILD_KEY = ["parent_media_id", "position", "fetched_at"]
+
+
+def child_rows() -> pl.DataFrame:
+    """Rows keyed like the children table, with repeated and null key values."""
     schema = {
         "parent_media_id": pl.String,
         "position": pl.Int64,
@@ -169,8 +182,13 @@ def test_latest_by_a_multi_column_key() -> None:
         ("a", None, hours(1), 9),  # a null later key column still matches like a value
         ("a", None, hours(1), 10),
     ]
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
-    result = latest(frame, by=["parent_media_id", "position", "fetched_at"])
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def test_latest_by_a_multi_column_key() -> None:
+    """The children table's key: the newest row per (parent, position, fetched_at)."""
+    frame = child_rows()
+    result = latest(frame, by=CHILD_KEY)
     assert result.schema == frame.schema
     assert result["n"].to_list() == [2, 3, 4, 5, 6, 8, 10]
     assert latest(frame, by=("parent_media_id", "position", "fetched_at")).equals(result)
@@ -221,8 +239,9 @@ def test_visible_likes_are_null_only_when_hidden() -> None:
 # --- engagement_by_owner -----------------------------------------------------------------------
 
 
-def test_engagement_by_owner_hand_computed() -> None:
-    frame = media(
+def owner_media() -> pl.DataFrame:
+    """Two accounts: an older snapshot, zero plays, hidden likes, a missing owner id."""
+    return media(
         # reel 1: an older snapshot (ignored: like rate 0.5) and the newest (0.1)
         {"media_id": "1", "owner_username": "a", "owner_id": None, "play_count": 10,
          "like_count": 5, "comment_count": 0, "likes_hidden": False, "fetched_at": hours(0)},
@@ -239,7 +258,10 @@ def test_engagement_by_owner_hand_computed() -> None:
         {"media_id": "5", "owner_username": "b", "owner_id": "222", "play_count": 50,
          "like_count": None, "comment_count": 5, "likes_hidden": True, "fetched_at": hours(5)},
     )  # fmt: skip
-    result = engagement_by_owner(frame)
+
+
+def test_engagement_by_owner_hand_computed() -> None:
+    result = engagement_by_owner(owner_media())
     assert result["owner_username"].to_list() == ["a", "b"]
     assert result["owner_id"].to_list() == ["111", "222"]
     assert result["n"].to_list() == [4, 1]
@@ -262,13 +284,17 @@ def test_engagement_by_owner_hand_computed() -> None:
     assert result.schema["like_rate_median"] == pl.Float64
 
 
-def test_engagement_by_owner_sorts_null_username_last() -> None:
-    frame = media(
+def unnamed_owner_media() -> pl.DataFrame:
+    return media(
         {"media_id": "1", "owner_username": None, "play_count": 10},
         {"media_id": "2", "owner_username": "zed", "play_count": 10},
         {"media_id": "3", "owner_username": "amy", "play_count": 10},
     )
-    assert engagement_by_owner(frame)["owner_username"].to_list() == ["amy", "zed", None]
+
+
+def test_engagement_by_owner_sorts_null_username_last() -> None:
+    result = engagement_by_owner(unnamed_owner_media())
+    assert result["owner_username"].to_list() == ["amy", "zed", None]
 
 
 def test_engagement_by_owner_of_empty_table() -> None:
@@ -339,13 +365,17 @@ def test_growth_hand_computed() -> None:
     assert_frame_equal(result, expected)
 
 
-def test_growth_keeps_later_of_duplicate_snapshots_and_allows_negative_deltas() -> None:
-    frame = media(
+def shrinking_media() -> pl.DataFrame:
+    """A duplicate snapshot, then fewer comments."""
+    return media(
         {"media_id": "1", "fetched_at": hours(0), "play_count": 10, "comment_count": 5},
         {"media_id": "1", "fetched_at": hours(0), "play_count": 20, "comment_count": 5},
         {"media_id": "1", "fetched_at": hours(4), "play_count": 40, "comment_count": 3},
     )
-    result = growth(frame)
+
+
+def test_growth_keeps_later_of_duplicate_snapshots_and_allows_negative_deltas() -> None:
+    result = growth(shrinking_media())
     assert result.select("plays_delta", "comments_delta").rows() == [(20, -2)]
     assert result["comments_per_hour"].to_list() == [-0.5]
 
@@ -360,6 +390,56 @@ def test_growth_of_empty_table() -> None:
         "from_fetched_at",
         "to_fetched_at",
     ]
+
+
+# --- DataFrames and LazyFrames alike ------------------------------------------------------------
+
+FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "with_rates": with_rates,
+    "latest": latest,
+    "snapshots": snapshots,
+    "engagement_by_owner": engagement_by_owner,
+    "growth": growth,
+}
+
+EDGE_CASES: dict[str, Callable[[], pl.DataFrame]] = {
+    "rates": lambda: media(*RATE_ROWS),
+    "snapshots": snapshot_media,
+    "tie": tied_media,
+    "owners": owner_media,
+    "unnamed_owner": unnamed_owner_media,
+    "growth": growth_media,
+    "shrinking": shrinking_media,
+    "empty": media,
+}
+
+
+def assert_same_lazily(function: Callable[[Any], Any], frame: pl.DataFrame) -> None:
+    """`function` of the LazyFrame is a LazyFrame that collects to `function` of the DataFrame."""
+    eager, lazy = function(frame), function(frame.lazy())
+    assert isinstance(eager, pl.DataFrame)
+    assert isinstance(lazy, pl.LazyFrame)
+    assert_frame_equal(lazy.collect(), eager, check_exact=True)
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_a_lazyframe_gives_the_same_result(name: str, case: str) -> None:
+    assert_same_lazily(FUNCTIONS[name], EDGE_CASES[case]())
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_a_lazyframe_gives_the_same_result_on_the_demo(name: str, demo_tables: Tables) -> None:
+    assert demo_tables.media.height == 80
+    assert_same_lazily(FUNCTIONS[name], demo_tables.media)
+
+
+def test_latest_by_a_multi_column_key_of_a_lazyframe() -> None:
+    frame = child_rows()
+    result = latest(frame.lazy(), by=CHILD_KEY)
+    assert isinstance(result, pl.LazyFrame)
+    assert_frame_equal(result.collect(), latest(frame, by=CHILD_KEY), check_exact=True)
+    assert result.collect()["n"].to_list() == [2, 3, 4, 5, 6, 8, 10]
 
 
 def test_docstring_examples() -> None:
