@@ -22,6 +22,9 @@ partial last line. Readers skip it, and the next writer truncates it before
 appending: the only rewrite ever made (a complete last record that merely lacks its newline is
 kept, and given one). The lock sits beside the file itself, so a symbolic link to the archive
 is locked too.
+
+Readers also take an archive compressed (``.jsonl.gz``, ``.jsonl.zst``: :mod:`igresearch.lines`);
+the writer appends to plain JSON Lines only.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,10 +41,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
+import msgspec
 from filelock import FileLock, Timeout
 
 from .errors import ArchiveFormatError, ArchiveLockedError, MediaUnavailableError
 from .files import make_folder, open_private_append
+from .lines import preview, read_lines
 from .outcomes import category
 from .shapes import locate_media
 
@@ -49,6 +55,8 @@ __all__ = [
     "ArchiveWriter",
     "Attrition",
     "Entry",
+    "Seen",
+    "check_appendable",
     "check_archive",
     "index_archive",
     "read_archive",
@@ -71,7 +79,7 @@ class ArchiveWriter:
         self._file: Any = None
 
     def __enter__(self) -> ArchiveWriter:
-        check_archive(self.path)  # before anything is written, even the lock beside it
+        check_appendable(self.path)  # before anything is written, even the lock beside it
         make_folder(self.path.parent)
         try:
             self._lock.acquire(blocking=False)
@@ -174,7 +182,9 @@ def check_archive(path: str | os.PathLike[str]) -> None:
 
     A missing or empty file is a new archive. Otherwise it must be a regular file (not a device
     such as ``/dev/null``, nor a named pipe), whose first line is an archive record or begins
-    like one (``{"archive_version"``; a killed writer may have left only part of it).
+    like one (``{"archive_version"``; a killed writer may have left only part of it). A
+    compressed archive (``.jsonl.gz``, ``.jsonl.zst``) is checked once decompressed; its name
+    and its first bytes must agree (:func:`igresearch.lines.compression`).
 
     Raises
     ------
@@ -182,6 +192,8 @@ def check_archive(path: str | os.PathLike[str]) -> None:
         Naming the file and showing how its first line begins.
     IsADirectoryError, NotADirectoryError, PermissionError
         When `path` is a folder, lies under a file, or cannot be read.
+    ModuleNotFoundError
+        For a ``.zst`` archive without the ``zstandard`` package.
     """
     archive = Path(path)
     if archive.is_dir():
@@ -198,8 +210,10 @@ def check_archive(path: str | os.PathLike[str]) -> None:
         )
     if archive.stat().st_size == 0:
         return
-    with archive.open("rb") as lines:
-        first = lines.readline(_FIRST_LINE_LIMIT)
+    with contextlib.closing(read_lines(archive, limit=_FIRST_LINE_LIMIT)) as lines:
+        first = next(lines, b"")
+    if not first:  # compressed nothing
+        return
     line = first.rstrip(b"\r\n")
     partial = not first.endswith(b"\n")  # the whole file, or a line longer than the limit
     if line.startswith(_START) or (partial and _START.startswith(line)) or _is_record(line):
@@ -210,12 +224,25 @@ def check_archive(path: str | os.PathLike[str]) -> None:
     )
 
 
-def preview(line: bytes, limit: int = 60) -> str:
-    """The start of a line of a file, safe to print in a message: cut short, quoted, control
-    characters and bytes that are not UTF-8 escaped."""
-    text = line[: limit * 4].decode("utf-8", errors="replace")
-    shown = repr(text[:limit]) + ("..." if len(text) > limit or len(line) > limit * 4 else "")
-    return shown if text else "empty"
+def check_appendable(path: str | os.PathLike[str]) -> None:
+    """Refuse what :func:`check_archive` refuses, and a name of a compressed archive
+    (``.gz``, ``.zst``): collect appends to plain JSON Lines only. Touches nothing.
+
+    Raises
+    ------
+    ArchiveFormatError
+        Saying how to go on: decompress the archive, or give a plain ``.jsonl`` name.
+    """
+    check_archive(path)  # compressed data under a plain name is refused there
+    archive = Path(path)
+    suffix = archive.suffix.lower()
+    if suffix in (".gz", ".zst"):
+        undo = "gunzip -k" if suffix == ".gz" else "unzstd"
+        raise ArchiveFormatError(
+            f"{archive} is named as a compressed archive ({suffix}), and collect appends to "
+            f"plain JSON Lines only: decompress it ({undo} {archive.name}) and collect into "
+            f"{archive.stem}, or give a name ending in .jsonl."
+        )
 
 
 def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -230,22 +257,34 @@ def read_archive(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     check_archive(archive)
     if not archive.exists():
         return
-    with archive.open("rb") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(record, dict) and "archive_version" in record:
-                yield record
+    for line in read_lines(archive):
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict) and "archive_version" in record:
+            yield record
 
 
-@dataclass
+class Seen(NamedTuple):
+    """One archive record, as much of it as planning and attrition read: a few strings and a
+    time, whatever else the record holds."""
+
+    url: str
+    outcome: str
+    #: For a stored record (ok or unavailable): its ``fetched_at``, when that is a time.
+    fetched_at: datetime | None
+    #: For a record that is not ``ok``: why (quoting the server) and its category; else "".
+    reason: str
+    category: str
+
+
+@dataclass(slots=True)
 class Entry:
     """What the archive knows of one (shortcode, channel)."""
 
-    latest: dict[str, Any]
-    latest_stored: dict[str, Any] | None = None
+    latest: Seen
+    latest_stored: Seen | None = None
     newest_fetched_at: datetime | None = None
 
     @property
@@ -256,20 +295,106 @@ class Entry:
 
 def index_archive(path: str | os.PathLike[str]) -> dict[tuple[str, str], Entry]:
     """Per (shortcode, channel): the latest record, and whether and when a response was stored
-    (an ``ok`` or ``unavailable`` record)."""
+    (an ``ok`` or ``unavailable`` record).
+
+    Each line is decoded into the few fields this needs (:class:`Seen`); the rest of it, the
+    response above all, is skipped without being made into Python objects, so memory grows
+    with the posts, not with the records. The same lines count as in :func:`read_archive`.
+    """
     entries: dict[tuple[str, str], Entry] = {}
-    for record in read_archive(path):
-        key = (str(record.get("shortcode")), str(record.get("channel")))
-        entry = entries.setdefault(key, Entry(record))
-        entry.latest = record
-        if str(record.get("outcome")) in STORED:  # an edited record may hold any value
-            entry.latest_stored = record
-            when = _when(record.get("fetched_at"))
+    archive = Path(path)
+    check_archive(archive)
+    if not archive.exists():
+        return entries
+    for line in read_lines(archive):
+        read = _read(line)
+        if read is None:
+            continue
+        key, seen = read
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = Entry(seen)
+        entry.latest = seen
+        if seen.outcome in STORED:  # an edited record may hold any value
+            entry.latest_stored = seen
+            when = seen.fetched_at
             if when is not None and (
                 entry.newest_fetched_at is None or when > entry.newest_fetched_at
             ):
                 entry.newest_fetched_at = when
     return entries
+
+
+class _Fields(msgspec.Struct, gc=False):
+    """The fields of an archive line that :func:`index_archive` reads; msgspec skips the others
+    in C. The response is kept as raw JSON, decoded only for an unavailable post."""
+
+    archive_version: Any = msgspec.UNSET
+    shortcode: Any = None
+    channel: Any = None
+    url: Any = None
+    outcome: Any = None
+    fetched_at: Any = None
+    http_status: Any = None
+    api_code: Any = None
+    error: Any = None
+    response: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_SMALL = (
+    "shortcode",
+    "channel",
+    "url",
+    "outcome",
+    "fetched_at",
+    "http_status",
+    "api_code",
+    "error",
+)
+_FIELDS = msgspec.json.Decoder(_Fields)
+_ANY = msgspec.json.Decoder()
+
+
+def _read(line: bytes) -> tuple[tuple[str, str], Seen] | None:
+    """The key and :class:`Seen` of an archive line; None where :func:`read_archive` skips it."""
+    try:
+        fields = _FIELDS.decode(line)
+        if not line.isascii():  # msgspec does not check the UTF-8 of what it skips; json does
+            line.decode("utf-8", "surrogatepass")
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+        record = _whole(line)  # NaN, half an emoji (msgspec refuses them), a list, not JSON...
+        if record is None:
+            return None
+        small: dict[str, Any] = {name: record.get(name) for name in _SMALL}
+        fields = _Fields(**small)
+        response: Any = record.get("response")
+    else:
+        if fields.archive_version is msgspec.UNSET:
+            return None
+        response = fields.response  # raw JSON, decoded below only when needed
+    outcome = str(fields.outcome)
+    key = (str(fields.shortcode), sys.intern(str(fields.channel)))
+    when = _when(fields.fetched_at) if outcome in STORED else None
+    if outcome == "ok":
+        return key, Seen(str(fields.url), "ok", when, "", "")
+    if outcome == "unavailable" and isinstance(response, msgspec.Raw):
+        response = _ANY.decode(response)
+    kept = {
+        "outcome": fields.outcome,
+        "error": fields.error,
+        "http_status": fields.http_status,
+        "api_code": fields.api_code,
+        "response": response,  # read by _reason and category for an unavailable post only
+    }
+    return key, Seen(str(fields.url), outcome, when, _reason(kept), category(kept))
+
+
+def _whole(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and "archive_version" in record else None
 
 
 def _when(text: Any) -> datetime | None:
@@ -302,13 +427,11 @@ class Attrition:
         """Count each (shortcode, channel) once: by its latest stored response, else its
         latest failure."""
         attrition = cls()
-        for entry in index_archive(path).values():
-            record = entry.latest_stored or entry.latest
-            outcome = str(record.get("outcome"))
-            attrition.counts[outcome] += 1
-            if outcome != "ok":
-                url, channel = str(record.get("url")), str(record.get("channel"))
-                lost = Lost(url, channel, outcome, _reason(record), category(record))
+        for (_shortcode, channel), entry in index_archive(path).items():
+            seen = entry.latest_stored or entry.latest
+            attrition.counts[seen.outcome] += 1
+            if seen.outcome != "ok":
+                lost = Lost(seen.url, channel, seen.outcome, seen.reason, seen.category)
                 attrition.lost.append(lost)
         return attrition
 

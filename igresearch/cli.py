@@ -94,7 +94,8 @@ WORKFLOW = (
 
 class _Commands(click.Group):
     """The igresearch group: whatever a command raises that is not a bug (an igresearch error,
-    an OS error, a bad value, a usage error) ends as one line on stderr and an exit status."""
+    an OS error, a bad value, a missing optional package, a usage error) ends as one line on
+    stderr and an exit status."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The commands in :data:`WORKFLOW` order, then any other by name."""
@@ -130,6 +131,8 @@ class _Commands(click.Group):
             raise _Failure(_os_message(error), _status(error)) from None
         except ValueError as error:
             raise _Failure(str(error), EXIT_BAD_INPUT) from None
+        except ModuleNotFoundError as error:  # an optional package (zstandard): how to install
+            raise _Failure(str(error), EXIT_API_ERROR) from None
 
 
 def _usage(error: click.UsageError) -> click.ClickException:

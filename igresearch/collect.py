@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, cassettes
-from .archive import ARCHIVE_VERSION, STORED, ArchiveWriter, index_archive
+from .archive import ARCHIVE_VERSION, STORED, ArchiveWriter, check_appendable, index_archive
 from .client import Client
 from .errors import (
     APIError,
@@ -239,7 +239,7 @@ def plan_collection(
             when = entry.newest_fetched_at if entry else None
             return when is None or when < cutoff
         if retry_failed:
-            return entry is not None and entry.latest.get("outcome") not in STORED
+            return entry is not None and entry.latest.outcome not in STORED
         return entry is None or not entry.stored
 
     wanted_urls = [(code, url) for code, url in valid if wanted(code)]
@@ -493,7 +493,8 @@ def collect(
     Raises
     ------
     ArchiveFormatError
-        Before anything is sent, when `archive` exists and is not an archive.
+        Before anything is read or sent, when `archive` exists and is not an archive, or is
+        compressed (``.gz``, ``.zst``): collect appends to plain JSON Lines only.
     AuthError
         Before the archive is touched, when there is no key.
     CassetteError, OSError
@@ -516,6 +517,7 @@ def collect(
     limiter = limiter or RateLimiter(rate)
     with Client(channel=channel, **client_options) as probe:
         pass  # its options are checked before anything is read or sent; its key, later
+    check_appendable(archive)  # a compressed archive is read by the others, never appended to
     entries = [
         (u if isinstance(u, tuple) else (f"argument {i + 1}", u)) for i, u in enumerate(urls)
     ]

@@ -41,7 +41,7 @@ def failed(record: dict[str, Any]) -> str:
     name = error.get("class") if isinstance(error, dict) else None
     answered = type(status) is int and 100 <= status <= 599
     return (
-        f"failed: {name if name in _CLASSES else 'error'} "
+        f"failed: {name if isinstance(name, str) and name in _CLASSES else 'error'} "
         + (f"HTTP {status}" if answered else "no HTTP answer")
         + (f" code {_code(code)}" if code is not None else "")
     )

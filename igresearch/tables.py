@@ -17,12 +17,12 @@ from typing import Any, Literal
 import msgspec
 import polars as pl
 
-from .archive import preview
 from .datapackage import datapackage
 from .decode import decode_line
 from .errors import ArchiveFormatError
 from .extract import Part, record_rows
 from .files import atomic_path, make_folder, write_text
+from .lines import disagreement, preview, read_lines
 from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 
@@ -173,7 +173,8 @@ def to_tables(source: Any) -> Tables:
     source
         A response (the vendor envelope, Instagram's own ``{"data": ...}`` or a bare media node),
         a list or iterable of responses or archive records, or the path of a JSON Lines file of
-        them (a ``.json`` file may hold one response or a list).
+        them (a ``.json`` file may hold one response or a list; ``.jsonl.gz`` and
+        ``.jsonl.zst`` are read compressed, see :mod:`igresearch.lines`).
 
     Returns
     -------
@@ -186,7 +187,8 @@ def to_tables(source: Any) -> Tables:
     ------
     ArchiveFormatError
         When `source` is a file that holds neither an archive nor responses (its first line is
-        not JSON, or none of its records is a response or an archive record).
+        not JSON, or none of its records is a response or an archive record), or is compressed
+        otherwise than its name says, or damaged.
 
     Examples
     --------
@@ -259,15 +261,17 @@ def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
         for index, record in enumerate(records):
             yield f"{path.name} record {index}", record
         return
+    why = disagreement(path)  # gzip data named .jsonl, say
+    if why is not None:
+        raise _not_responses(path, why)
     name = path.name
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            record = decode_line(line)
-            if number == 1 and not isinstance(record, dict | list):  # never JSON Lines
-                raise _not_responses(path, f"its first line is {preview(line.rstrip())}")
-            yield f"{name}:{number}", record
+    for number, line in enumerate(read_lines(path), start=1):  # .gz and .zst decompressed
+        if not line.strip():
+            continue
+        record = decode_line(line)
+        if number == 1 and not isinstance(record, dict | list):  # never JSON Lines
+            raise _not_responses(path, f"its first line is {preview(line.rstrip())}")
+        yield f"{name}:{number}", record
 
 
 def _not_responses(path: Path, why: str) -> ArchiveFormatError:

@@ -9,13 +9,24 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from igresearch import collect
-from igresearch.archive import ArchiveWriter, Attrition, check_archive, index_archive, read_archive
+from igresearch.archive import (
+    ArchiveWriter,
+    Attrition,
+    _reason,
+    check_archive,
+    index_archive,
+    read_archive,
+)
 from igresearch.errors import ArchiveFormatError, ArchiveLockedError
+from igresearch.outcomes import category
 from igresearch.tables import to_tables
 from igresearch.testing import FakeAPI
 
@@ -182,7 +193,7 @@ def test_index_and_attrition(tmp_path: Path) -> None:
         writer.append(record("CCCCCCCCCCC", "failed"))
     index = index_archive(path)
     a = index[("AAAAAAAAAAA", "apify")]
-    assert (a.stored, a.latest["outcome"], a.newest_fetched_at.isoformat()) == (  # type: ignore[union-attr]
+    assert (a.stored, a.latest.outcome, a.newest_fetched_at.isoformat()) == (  # type: ignore[union-attr]
         True,
         "failed",
         "2026-01-01T00:00:00+00:00",
@@ -326,3 +337,224 @@ def test_attack_an_archive_that_is_a_device_or_a_named_pipe_is_refused_before_pa
         with pytest.raises(ArchiveFormatError, match="not a regular file"):
             to_tables(path)
     assert fake_api.requests == []
+
+
+# --- issue 14, item 5: the index reads a few fields of each line, with the same results
+
+
+def full_parse_index(path: Path) -> dict[tuple[str, str], list[Any]]:
+    """The index as it was before issue 14: whole records parsed and kept, [latest record,
+    latest stored record, newest fetched_at] per key."""
+    entries: dict[tuple[str, str], list[Any]] = {}
+    for whole in read_archive(path):
+        key = (str(whole.get("shortcode")), str(whole.get("channel")))
+        entry = entries.setdefault(key, [whole, None, None])
+        entry[0] = whole
+        if str(whole.get("outcome")) in ("ok", "unavailable"):
+            entry[1] = whole
+            text = whole.get("fetched_at")
+            try:
+                when = datetime.fromisoformat(text) if isinstance(text, str) else None
+            except ValueError:
+                when = None
+            if when is not None and (entry[2] is None or when > entry[2]):
+                entry[2] = when
+    return entries
+
+
+def full_parse_attrition(path: Path) -> tuple[dict[str, int], list[tuple[str, ...]]]:
+    """``Attrition.of`` as it was before issue 14, on :func:`full_parse_index`."""
+    counts: Counter[str] = Counter()
+    lost = []
+    for latest, stored, _ in full_parse_index(path).values():
+        chosen = stored or latest
+        outcome = str(chosen.get("outcome"))
+        counts[outcome] += 1
+        if outcome != "ok":
+            url, channel = str(chosen.get("url")), str(chosen.get("channel"))
+            lost.append((url, channel, outcome, _reason(chosen), category(chosen)))
+    return dict(counts), lost
+
+
+def assert_same_as_full_parse(path: Path, reference: Path | None = None) -> None:
+    """index_archive and Attrition.of of `path` say what the full parse of `reference` (by
+    default `path` itself) says: the same keys in the same order, latest outcome and URL,
+    stored or not, newest fetch time; the same counts and posts lost, with reasons."""
+    old = full_parse_index(reference or path)
+    new = index_archive(path)
+    assert list(new) == list(old)
+    for key, (latest, stored, newest) in old.items():
+        entry = new[key]
+        assert (entry.latest.outcome, entry.latest.url) == (
+            str(latest.get("outcome")),
+            str(latest.get("url")),
+        ), key
+        assert entry.stored is (stored is not None), key
+        assert entry.newest_fetched_at == newest, key
+    attrition = Attrition.of(path)
+    assert (dict(attrition.counts), [tuple(x) for x in attrition.lost]) == full_parse_attrition(
+        reference or path
+    )
+
+
+def odd_lines() -> list[bytes]:
+    """Archive lines an editor, a script or an attacker could leave: every way a record can
+    be odd, unreadable, or readable only by the json module."""
+    nodes = {"data": {"data": {"xdt_shortcode_media": None}}}
+    lines = [
+        record("AAAAAAAAAAA", "ok", "2026-01-02T00:00:00+00:00"),
+        record("AAAAAAAAAAA", "failed"),
+        record("AAAAAAAAAAA", "ok", "2026-01-01T00:00:00+00:00"),  # older than the first
+        record("BBBBBBBBBBB", "unavailable", "2026-01-01") | {"response": nodes},
+        record("BBBBBBBBBBB", "unavailable", "not a time") | {"response": [], "error": "boom"},
+        record("CCCCCCCCCCC", "failed") | {"http_status": 500, "api_code": "0003"},
+        record("CCCCCCCCCCC", "failed") | {"http_status": "500", "api_code": "x y", "error": 5},
+        record("DDDDDDDDDDD", "failed") | {"error": {"class": ["APIError"], "message": None}},
+        record("EEEEEEEEEEE", "unavailable", 5) | {"response": {"data": [{"error": "gone"}]}},
+        record("FFFFFFFFFFF", "ok") | {"outcome": {"a": 1}, "url": 5, "channel": None},
+        record("GGGGGGGGGGG", "ok") | {"shortcode": 123456789012345678901234567890},
+        record("GGGGGGGGGGG", "ok") | {"shortcode": [1, {"b": 2.5}], "fetched_at": "2026-02-30"},
+        record("HHHHHHHHHHH", "ok") | {"archive_version": None},
+    ]
+    raw = [json.dumps(line).encode() for line in lines]
+    good = raw[0][:-1]
+    return [
+        *raw,
+        b'{"archive_version": 1, "shortcode": "IIIIIIIIIII", "outcome": "ok", "x": "\xff"}',
+        b'{"archive_version": 1, "shortcode": "JJJJJJJJJJJ", "outcome": "ok", "x": "\xed\xa0\x80"}',
+        good + b', "shortcode": "KKKKKKKKKKK", "response": {"caption": "\\ud83d"}}',
+        good + b', "shortcode": "LLLLLLLLLLL", "outcome": "unavailable", "x": NaN}',
+        good + b', "shortcode": "MMMMMMMMMMM", "outcome": "failed", "x": -Infinity}',
+        good + b', "shortcode": 1e400}',
+        good + b', "outcome": "failed", "shortcode": "NNNNNNNNNNN", "outcome": "unavailable"}',
+        b"\xef\xbb\xbf" + good.replace(b"AAAAAAAAAAA", b"OOOOOOOOOOO") + b"}",
+        good.replace(b"AAAAAAAAAAA", b"PPPPPPPPPPP") + b"}\r",
+        good + b', "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+        good + b', "response": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        b'{"shortcode": "QQQQQQQQQQQ", "outcome": "ok"}',
+        b'[{"archive_version": 1}]',
+        b'"archive_version"',
+        b"null",
+        b"",
+        b"not json",
+        good + b', "shortcode": "RRRRRRRRRRR", "outcome": "unavailable", "response": {"da',
+    ]
+
+
+def test_item5_the_index_of_odd_lines_is_that_of_the_full_parse(tmp_path: Path) -> None:
+    """Every odd line is kept or skipped, and read, as the full parse of the whole record did
+    (json.loads): invalid UTF-8 msgspec would skip over, NaN and half an emoji msgspec refuses,
+    duplicate keys, odd types, a BOM, deep nesting, a partial last line."""
+    path = tmp_path / "odd.txt"  # not .jsonl: the suite's strict check is for written ones
+    path.write_bytes(b"\n".join(odd_lines()))
+    assert_same_as_full_parse(path)
+    index = index_archive(path)
+    assert ("IIIIIIIIIII", "None") not in index, "invalid UTF-8: json.loads refused it"
+    assert ("JJJJJJJJJJJ", "None") in index, "a surrogate in UTF-8: json.loads read it"
+    assert index[("NNNNNNNNNNN", "apify")].latest.outcome == "unavailable", "the last key wins"
+    assert index[("inf", "apify")].latest.outcome == "ok"
+    assert [k for k in index if k[0] in ("KKKKKKKKKKK", "LLLLLLLLLLL", "OOOOOOOOOOO")] == [
+        ("KKKKKKKKKKK", "apify"),
+        ("LLLLLLLLLLL", "apify"),
+        ("OOOOOOOOOOO", "apify"),
+    ]
+    lost = {x.url[-12:-1]: (x.reason, x.category) for x in Attrition.of(path).lost}
+    assert lost["BBBBBBBBBBB"] == (
+        "no reason recorded",
+        "unavailable: empty result list",
+    ), "the latest stored record's reason, computed when it was read"
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".zst"])
+def test_item5_the_index_of_the_demo_and_hostile_archives_is_that_of_the_full_parse(
+    tmp_path: Path, demo: Path, hostile: Path, suffix: str
+) -> None:
+    """Also read compressed (item 4): the same as the full parse of the plain archive."""
+    import gzip
+
+    import zstandard
+
+    for plain in (demo / "archive.jsonl", hostile):
+        path = tmp_path / f"{plain.parent.name}.jsonl{suffix}"
+        data = plain.read_bytes()
+        if suffix == ".gz":
+            data = gzip.compress(data, mtime=0)
+        elif suffix == ".zst":
+            data = zstandard.ZstdCompressor().compress(data)
+        path.write_bytes(data)
+        assert_same_as_full_parse(path, reference=plain)
+    assert len(index_archive(demo / "archive.jsonl")) == 64
+    assert dict(Attrition.of(hostile).counts) == {"ok": 3, "failed": 2, "unavailable": 1}
+
+
+def test_item5_the_index_keeps_no_record(tmp_path: Path) -> None:
+    """Only short strings and a time per key: nothing of the response stays in memory."""
+    path = tmp_path / "a.jsonl"
+    with ArchiveWriter(path) as writer:
+        for outcome in ("ok", "unavailable", "failed"):
+            big = {"data": {"xdt_shortcode_media": None}, "pad": "x" * 100_000}
+            writer.append(record("AAAAAAAAAAA", outcome, "2026-01-01T00:00:00") | {"response": big})
+    entry = index_archive(path)[("AAAAAAAAAAA", "apify")]
+    assert entry.latest_stored is not None
+    for seen in (entry.latest, entry.latest_stored):
+        assert all(isinstance(value, str | datetime | None) for value in seen)
+        assert sum(len(value) for value in seen if isinstance(value, str)) < 300
+    assert entry.latest_stored.reason == (
+        "APIError: unavailable (media node is null): deleted, private or visible only when "
+        "logged in."
+    )
+    assert entry.latest_stored.category == "unavailable: media node is null"
+
+
+# --- issue 14, item 4: compressed archives are read, never appended to
+
+
+@pytest.mark.parametrize("name", ["a.jsonl.gz", "a.jsonl.zst", "new.jsonl.gz", "empty.jsonl.zst"])
+def test_item4_collect_refuses_a_compressed_archive_touching_nothing(
+    tmp_path: Path, fake_api: FakeAPI, name: str
+) -> None:
+    import gzip
+
+    import zstandard
+
+    plain = json.dumps(record("AAAAAAAAAAA", "ok")).encode() + b"\n"
+    packed = gzip.compress(plain, mtime=0) if name.endswith(".gz") else b""
+    if name == "a.jsonl.zst":
+        packed = zstandard.ZstdCompressor().compress(plain)
+    path = tmp_path / name
+    if not name.startswith("new"):
+        path.write_bytes(packed)
+    if name.startswith("a."):
+        assert [r["shortcode"] for r in read_archive(path)] == ["AAAAAAAAAAA"]
+    suffix = path.suffix
+    undo = "gunzip -k" if suffix == ".gz" else "unzstd"
+    expected = (
+        f"{path} is named as a compressed archive ({suffix}), and collect appends to plain "
+        f"JSON Lines only: decompress it ({undo} {name}) and collect into {path.stem}, or give "
+        "a name ending in .jsonl."
+    )
+    for attempt in (
+        lambda: ArchiveWriter(path).__enter__(),
+        lambda: collect(
+            ["C0ffee12345"],
+            archive=path,
+            api_key="sk-test-archive-0123456789",
+            base_url=fake_api.base_url,
+            progress=False,
+            dry_run=True,
+        ),
+        lambda: collect(
+            ["C0ffee12345"],
+            archive=path,
+            api_key="sk-test-archive-0123456789",
+            base_url=fake_api.base_url,
+            progress=False,
+        ),
+    ):
+        with pytest.raises(ArchiveFormatError) as caught:
+            attempt()
+        assert str(caught.value) == expected
+    assert fake_api.requests == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if name.startswith("new") else [name])
+    if not name.startswith("new"):
+        assert path.read_bytes() == packed

@@ -37,6 +37,8 @@ def study(tmp_path: Path, demo: Path) -> Path:
     archive = (demo / "archive.jsonl").read_bytes()
     (tmp_path / "archive.jsonl").write_bytes(archive)
     (tmp_path / "archive.jsonl.gz").write_bytes(gzip.compress(archive, mtime=0))
+    # Issue 14, item 4: .jsonl.gz is read; gzip data under a plain name is what is refused.
+    (tmp_path / "packed.jsonl").write_bytes(gzip.compress(archive, mtime=0))
     (tmp_path / "urls.txt").write_text(f"# my study\n{URL}\n", encoding="utf-8")
     (tmp_path / "words.txt").write_text("Links\nmarch\nnotes\n", encoding="utf-8")
     (tmp_path / "empty.txt").write_bytes(b"")
@@ -72,19 +74,20 @@ BAD = [
     (["collect", URL, "--archive", "{d}/urls.txt"], 2, "its first line is '# my study'"),
     (["collect", URL, "--archive", "{d}/sample.csv"], 2, "is not an igresearch archive"),
     (["collect", URL, "--archive", "{d}/binary.bin"], 2, r"'\x00\x01\x02"),
-    (["collect", URL, "--archive", "{d}/archive.jsonl.gz", "--dry-run"], 2, "not an igresearch"),
+    (["collect", URL, "--archive", "{d}/packed.jsonl", "--dry-run"], 2, "not an igresearch"),
+    (["collect", URL, "--archive", "{d}/archive.jsonl.gz", "--dry-run"], 2, "plain JSON Lines"),
     (["collect", URL, "--archive", "{d}/folder"], 2, "is a directory"),
     (["collect", URL, "--archive", "{d}/urls.txt/a.jsonl", "--replay", "{c}"], 2, "urls.txt"),
     (["record", URL, "--cassette", "{d}/c.yaml", "--archive", "{d}/words.txt"], 2, "'Links'"),
-    (["status", "{d}/archive.jsonl.gz"], 2, "is not an igresearch archive"),
+    (["status", "{d}/packed.jsonl"], 2, "is not an igresearch archive"),
     (["status", "{d}/sample.csv"], 2, "its first line is 'id,url'"),
     (["status", "{d}/folder"], 2, "is a directory"),
-    (["tables", "{d}/archive.jsonl.gz"], 2, "neither an igresearch archive nor a JSON"),
+    (["tables", "{d}/packed.jsonl"], 2, "neither an igresearch archive nor a JSON"),
     (["tables", "{d}/sample.csv", "--out", "{d}/t"], 2, "its first line is 'id,url'"),
     (["tables", "{d}/not.json"], 2, "it is not JSON"),
     (["tables", "{d}/other.json"], 2, "none of its records is one"),
-    (["plot", "{d}/archive.jsonl.gz", "--kind", "scatter", "--out", "{d}/f.png"], 2, "neither"),
-    (["report", "{d}/archive.jsonl.gz", "--out", "{d}/r"], 2, "neither an igresearch archive"),
+    (["plot", "{d}/packed.jsonl", "--kind", "scatter", "--out", "{d}/f.png"], 2, "neither"),
+    (["report", "{d}/packed.jsonl", "--out", "{d}/r"], 2, "neither an igresearch archive"),
     # Item 20: bare words are not shortcodes.
     (["fetch", "march"], 2, "give the full post URL instead"),
     (["collect", "--from", "{d}/words.txt", "--archive", "{d}/new.jsonl"], 2, "(2 more invalid"),
@@ -235,7 +238,7 @@ def test_the_table_has_at_least_30_bad_invocations() -> None:
 @pytest.mark.parametrize(
     ("args", "status", "words"),
     [
-        (["status", "{d}/archive.jsonl.gz"], 2, "is not an igresearch archive"),
+        (["status", "{d}/packed.jsonl"], 2, "is not an igresearch archive"),
         (["collect", URL, "--archive", "{d}/a.jsonl", "--rate", "inf"], 2, "--rate"),
         (["tables", "{d}/folder"], 2, "is a folder"),
     ],

@@ -7,11 +7,13 @@ import gzip
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from igresearch.cassettes import read_cassette
 from igresearch.cli import main
+from igresearch.tables import Tables
 from igresearch.testing import FakeAPI
 
 KEY = "sk-SECRET-cli-input-key-0123456789"
@@ -28,8 +30,10 @@ def test_a_gzipped_archive_is_not_read_as_an_empty_one(
     runner: CliRunner, demo: Path, tmp_path: Path
 ) -> None:
     """Issue 11, item 2: tables, status, plot and report of a gzipped archive said 0 rows and
-    exit 0; now each says the file is not an archive, exit 2, and writes nothing."""
-    packed = tmp_path / "archive.jsonl.gz"
+    exit 0; now each says the file is not an archive, exit 2, and writes nothing. Since issue
+    14 (item 4) an archive named .jsonl.gz is read compressed (the next test): this is one
+    whose name does not say so, which is refused, with what to name it."""
+    packed = tmp_path / "archive.jsonl"
     packed.write_bytes(gzip.compress((demo / "archive.jsonl").read_bytes(), mtime=0))
     out = tmp_path / "out"
     for args in (
@@ -43,7 +47,114 @@ def test_a_gzipped_archive_is_not_read_as_an_empty_one(
         assert result.stdout == ""
         assert str(packed) in result.stderr and "its first line is '\\x1f" in result.stderr
         assert re.search(r"is (not|neither) an igresearch archive", result.stderr)
+        assert "but its name does not end in .gz. Name it archive.jsonl.gz" in result.stderr
     assert not out.exists()
+
+
+def packed(data: bytes, suffix: str) -> bytes:
+    import zstandard
+
+    return gzip.compress(data, mtime=0) if suffix == ".gz" else zstandard.compress(data)
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zst"])
+def test_item14_compressed_archives_are_read_like_the_plain_one(
+    runner: CliRunner, demo: Path, demo_tables: Tables, report: Path, tmp_path: Path, suffix: str
+) -> None:
+    """Issue 14, item 4: tables, status and report read .jsonl.gz and .jsonl.zst archives, and
+    say what they say of the plain archive; the report's source_sha256 is the compressed file's,
+    as it lies on disk."""
+    import hashlib
+    import json
+
+    from polars.testing import assert_frame_equal
+
+    from igresearch.tables import read_tables
+
+    plain = demo / "archive.jsonl"
+    path = tmp_path / f"archive.jsonl{suffix}"
+    path.write_bytes(packed(plain.read_bytes(), suffix))
+    built = runner.invoke(main, ["tables", str(path), "--out", str(tmp_path / "tables")])
+    assert built.exit_code == 0, built.output
+    tables = read_tables(tmp_path / "tables")
+    for name in ("media", "comments", "owners", "children", "errors"):
+        expected = getattr(demo_tables, name)
+        if name == "errors":  # record: the file's name and the line's number
+            where = pl.col("record").str.replace("archive.jsonl", path.name, literal=True)
+            expected = expected.with_columns(where)
+        assert_frame_equal(getattr(tables, name), expected)
+    status, plain_status = (runner.invoke(main, ["status", str(p)]) for p in (path, plain))
+    assert status.exit_code == 0, status.output
+    assert status.stdout == plain_status.stdout.replace(str(plain), str(path))
+    assert "  ok              " in status.stdout
+    if suffix == ".zst":
+        return
+    written = runner.invoke(main, ["report", str(path), "--out", str(tmp_path / "report")])
+    assert written.exit_code == 0, written.output
+    ours, theirs = (
+        json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        for folder in (tmp_path / "report", report)
+    )
+    for key in ("outcomes", "attrition", "rows", "posts", "collection_window", "channels"):
+        assert ours[key] == theirs[key], key
+    assert ours["outcomes"] == {"ok": 60, "unavailable": 4}
+    assert ours["source"] == "archive.jsonl.gz"
+    assert ours["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert ours["source_sha256"] != theirs["source_sha256"]
+
+
+def test_item14_a_plain_archive_named_gz_is_refused(
+    runner: CliRunner, demo: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "archive.jsonl.gz"
+    path.write_bytes((demo / "archive.jsonl").read_bytes())
+    for args in (["status", str(path)], ["tables", str(path), "--out", str(tmp_path / "t")]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"Error: {path} is ")
+        assert re.search(r"is (not|neither) an igresearch archive", result.stderr)
+        assert (
+            ": it is named .gz but holds no gzip-compressed data; its first line is "
+            '\'{"archive_version"'
+        ) in result.stderr
+        assert result.stderr.endswith("If it is plain JSON Lines, name it without .gz.\n")
+        assert result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl.gz"]
+
+
+def test_item14_collect_says_it_appends_to_plain_json_lines_only(
+    runner: CliRunner, fake_api: FakeAPI, demo: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "archive.jsonl.gz"
+    data = packed((demo / "archive.jsonl").read_bytes(), ".gz")
+    path.write_bytes(data)
+    args = ["collect", "C0ffee00001", "--archive", str(path), "--no-progress"]
+    result = runner.invoke(main, [*args, "--base-url", fake_api.base_url])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: {path} is named as a compressed archive (.gz), and collect appends to plain "
+        "JSON Lines only: decompress it (gunzip -k archive.jsonl.gz) and collect into "
+        "archive.jsonl, or give a name ending in .jsonl.\n"
+    )
+    assert fake_api.requests == [] and path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.jsonl.gz"]
+
+
+def test_item14_without_zstandard_status_says_how_to_install_it(
+    runner: CliRunner, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    path = tmp_path / "archive.jsonl.zst"
+    path.write_bytes(packed((demo / "archive.jsonl").read_bytes(), ".zst"))
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    result = runner.invoke(main, ["status", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: Reading a .zst archive needs the zstandard package: pip install "
+        "'igresearch[zstd]' (or pip install zstandard), or decompress it with unzstd.\n"
+    )
 
 
 def test_tables_still_reads_a_file_of_responses(runner: CliRunner, tmp_path: Path) -> None:

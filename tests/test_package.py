@@ -16,7 +16,7 @@ import pytest
 import igresearch
 
 ROOT = Path(__file__).parent.parent
-HEAVY = ("matplotlib", "vcr", "jupyterlab", "tqdm", "pyarrow")
+HEAVY = ("matplotlib", "vcr", "jupyterlab", "tqdm", "pyarrow", "zstandard")
 MODULES = sorted(f"igresearch.{m.name}" for m in pkgutil.iter_modules(igresearch.__path__))
 
 
