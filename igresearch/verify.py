@@ -248,10 +248,12 @@ def _inside(folder: Path, name: str) -> str:
 
 def _digest(folder: Path, name: str) -> str:
     """The SHA-256 of ``folder/name``, or why it was not read (see :func:`_inside`)."""
-    if problem := _inside(folder, name):
-        return problem
+    return _inside(folder, name) or _sha256(folder / name)
+
+
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with (folder / name).open("rb") as stream:
+    with path.open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -321,7 +323,7 @@ def _check_source(source: Path, recorded: Any, problems: list[str], notes: list[
     if not isinstance(recorded, str):
         notes.append("source_sha256 not compared: the report names none (made from tables)")
         return
-    if _digest(source.parent, source.name) != recorded:
+    if _sha256(source) != recorded:
         problems.append(f"differs: {source} (from the report's source_sha256)")
     else:
         notes.append(f"{source} has the report's source_sha256")
@@ -383,7 +385,7 @@ def _compare_figures(
         for name in listed | set(redrawn)
         if name not in redrawn
         or name not in listed
-        or _digest(folder, name) != _digest(redrawn[name].parent, redrawn[name].name)
+        or _digest(folder, name) != _sha256(redrawn[name])
     )
     problems += [f"differs from the source: {name} (redrawn)" for name in differing]
     if not differing:
@@ -393,7 +395,8 @@ def _compare_figures(
 def _unlike(recorded: dict[str, Any], here: dict[str, Any]) -> str:
     """How the report's environment differs from this machine's, e.g. ``matplotlib 3.9.0
     (here 3.9.2)``."""
-    flat = {**recorded, **(recorded.get("dependencies") or {})}
+    theirs = recorded.get("dependencies")
+    flat = {**recorded, **(theirs if isinstance(theirs, dict) else {})}
     ours = {**here, **here["dependencies"]}
     changed = [
         f"{key} {flat.get(key)} (here {value})"

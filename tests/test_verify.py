@@ -7,6 +7,7 @@ conftest.py and only read here; a test that changes bytes changes a copy in ``tm
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -172,6 +173,21 @@ def test_a_sums_file_not_in_sha256sums_format_is_refused(
         verify_report(copy)
 
 
+def test_provenance_naming_a_path_outside_is_refused(report: Path, tmp_path: Path) -> None:
+    copy = _copy(report, tmp_path)
+    provenance = json.loads((copy / "provenance.json").read_text())
+    provenance["checksums"]["/etc/passwd"] = "0" * 64
+    (copy / "provenance.json").write_text(json.dumps(provenance))
+
+    with pytest.raises(ValueError) as refused:
+        verify_report(copy)
+
+    assert str(refused.value) == (
+        f"provenance.json in {copy} names '/etc/passwd', not a plain relative path inside the "
+        "report folder: refused (no file outside the folder was read)."
+    )
+
+
 def test_a_listed_file_linking_out_of_the_folder_is_named_and_not_read(
     report: Path, tmp_path: Path
 ) -> None:
@@ -265,6 +281,15 @@ def test_a_pseudonymised_report_verifies_from_its_archive_with_the_salt(
         "figures equal to those redrawn from the source (10 files)",
     )
     monkeypatch.delenv("IGRESEARCH_SALT")
+    unsalted = verify_report(report, archive)
+    assert unsalted.problems[:5] == tuple(
+        f"differs from the source: tables/{name}.parquet"
+        for name in ("media", "comments", "owners", "children", "errors")
+    )
+    assert unsalted.notes[1] == (
+        "the report is pseudonymised: set IGRESEARCH_SALT to its salt when the source is "
+        "identified (a public cassette needs none)"
+    )
     wrong = verify_report(report, archive, salt="another salt of 16+ characters")
     assert wrong.problems == tuple(
         f"differs from the source: tables/{name}.parquet"
