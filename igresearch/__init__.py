@@ -2,8 +2,8 @@
 
 The public API (see README.md, "Python API"): collect posts into an archive, build typed
 tables, replay recordings offline, compute metrics, draw figures and write reports.
-``igresearch.metrics``, ``igresearch.plots`` and ``igresearch.report`` (and ``write_report``)
-load on first use, so ``import igresearch`` does not load matplotlib.
+``igresearch.metrics``, ``igresearch.plots`` and ``igresearch.report`` (and ``write_report``
+and ``verify_report``) load on first use, so ``import igresearch`` does not load matplotlib.
 
 With the environment variable ``IGRESEARCH_OFFLINE=1``, importing igresearch switches on its
 network block (:func:`igresearch.testing.block_network`): nothing but 127.0.0.1 and ::1 can be
@@ -50,6 +50,7 @@ from .urls import canonical_url, parse_shortcode
 if TYPE_CHECKING:
     from . import metrics, plots, report
     from .report import write_report
+    from .verify import verify_report
 
 __all__ = [
     "APIError",
@@ -82,6 +83,7 @@ __all__ = [
     "run_demo",
     "scan_tables",
     "to_tables",
+    "verify_report",
     "write_report",
 ]
 
@@ -96,6 +98,10 @@ def __getattr__(name: str) -> Any:
         from .report import write_report
 
         return write_report
+    if name == "verify_report":
+        from .verify import verify_report
+
+        return verify_report
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -95,6 +95,10 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         no API key is needed. ``"once"``: record if the cassette does not exist, else replay.
         ``"new_episodes"``: replay what is recorded, record what is not. ``"all"``: send and
         record everything; the new recordings replace the old ones of the same requests.
+    max_requests
+        In a recording mode, send at most this many requests to the API (each one paid for);
+        a further request the cassette cannot answer raises :class:`CassetteError`, unsent.
+        Default: no cap.
 
     Examples
     --------
@@ -104,12 +108,19 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
     '0000'
     """
 
-    def __init__(self, cassette: str | os.PathLike[str], *, mode: str = "none") -> None:
+    def __init__(
+        self,
+        cassette: str | os.PathLike[str],
+        *,
+        mode: str = "none",
+        max_requests: int | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"Unknown replay mode {mode!r}: use one of {', '.join(MODES)}.")
         super().__init__()
         self.path = Path(cassette)
         self.mode = mode
+        self.max_requests = max_requests
         self._lock = threading.Lock()
         self._token: Token[replay | None] | None = None
         self._version: tuple[int, int] | None = None
@@ -122,6 +133,7 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         self._index: defaultdict[Any, list[int]] = defaultdict(list)
         self._played: defaultdict[Any, int] = defaultdict(int)
         self._new: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+        self._sent = 0
         self._runs: dict[object, int] = {}
         self._attempts: defaultdict[tuple[int, int], int] = defaultdict(int)
         self._replays = self._records = False
@@ -141,6 +153,11 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         """How many interactions were recorded since the block began."""
         return len(self._new)
 
+    @property
+    def sent(self) -> int:
+        """How many requests were sent to the API since the block began (recorded or not)."""
+        return self._sent
+
     def holds(self, url: str, channel: str) -> bool:
         """Whether the open cassette holds a recording of the post at `url` on `channel`, as
         requests are matched (by meaning: any URL form of the same shortcode).
@@ -159,7 +176,7 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
 
     def _recreate_cm(self) -> replay:
         """As a decorator, each call gets its own replay (calls may overlap in threads)."""
-        return replay(self.path, mode=self.mode)
+        return replay(self.path, mode=self.mode, max_requests=self.max_requests)
 
     def __enter__(self) -> replay:
         if self._token is not None:
@@ -225,6 +242,9 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
             if played is None:
                 if not self._records:
                     raise self._miss(request)
+                if self.max_requests is not None and self._sent >= self.max_requests:
+                    raise self._miss(request, capped=True)
+                self._sent += 1
                 run, position = _position.get() or (object(), 0)
                 rank = self._runs.setdefault(run, len(self._runs))
                 attempt = self._attempts[rank, position]
@@ -250,13 +270,18 @@ class replay(BaseAdapter, contextlib.ContextDecorator):  # used like a function:
         self._played[key] += 1
         return self._loaded[numbers[turn]]["response"]  # type: ignore[no-any-return]
 
-    def _miss(self, request: PreparedRequest) -> CassetteError:
+    def _miss(self, request: PreparedRequest, *, capped: bool = False) -> CassetteError:
         meaning = body_meaning(request.body)
         channel, shortcode = meaning if isinstance(meaning, tuple) else (None, None)
+        then = (
+            f"; {self.max_requests} requests sent, the most this replay may send (max_requests): "
+            "not sent. Raise the cap to record it."
+            if capped
+            else f". Record it with replay({str(self.path)!r}, mode='new_episodes')."
+        )
         return CassetteError(
             f"The cassette {self.path} holds no (further) recording of "
-            f"{shortcode or _text(request.body)!r} on channel {channel!r}. Record it with "
-            f"replay({str(self.path)!r}, mode='new_episodes').",
+            f"{shortcode or _text(request.body)!r} on channel {channel!r}{then}",
             cassette=self.path,
             url=canonical_url(shortcode) if shortcode else None,
             channel=channel,

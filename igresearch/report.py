@@ -230,11 +230,21 @@ def _provenance(
         },
         "outcomes": _outcomes(attrition, pseudonymized) if attrition else None,
         "attrition": _lost(attrition, pseudonymized) if attrition else None,
-        "igresearch_version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "python": platform.python_version(),
-        "dependencies": {name: _version(name) for name in _DEPENDENCIES},
+        **environment(),
         "pseudonymized": pseudonymized,
+    }
+
+
+def environment() -> dict[str, Any]:
+    """What a report's figures depend on besides its data, as its provenance records it: the
+    versions of igresearch, Python and the dependencies, and the platform (system and machine).
+    :func:`igresearch.verify.verify_report` redraws figures only where all of it matches."""
+    return {
+        "igresearch_version": __version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "dependencies": {name: _version(name) for name in _DEPENDENCIES},
     }
 
 
@@ -319,7 +329,7 @@ def _markdown(provenance: dict[str, Any], tables: Tables, citation: str, generat
         "",
         "## Software",
         "",
-        f"Python {provenance['python']}; "
+        f"Python {provenance['python']} on {provenance['platform']}; "
         + ", ".join(f"{k} {v}" for k, v in provenance["dependencies"].items()),
         "",
         "## How to cite",
@@ -405,7 +415,8 @@ from {source}.</p>
 <h2>Data</h2><p>Column definitions: <a href="data-dictionary.md">data dictionary</a>.</p>
 <p>{check}</p>
 <table><tr><th>file</th><th>SHA-256</th></tr>{checksums}</table>
-<h2>Software</h2><p>Python {esc(provenance["python"])}; {versions}</p>
+<h2>Software</h2><p>Python {esc(provenance["python"])} on {esc(provenance["platform"])};
+{versions}</p>
 <h2>How to cite</h2><p>Dataset: {esc(citation)}</p><p>Software: {esc(software_citation())}</p>
 </body></html>
 """

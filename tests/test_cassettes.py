@@ -32,6 +32,7 @@ from igresearch.demo import collect_from_cassette, recorded_posts, run_demo
 from igresearch.errors import CassetteError, IgResearchError
 from igresearch.tables import Tables, to_tables
 from igresearch.testing import FakeAPI
+from igresearch.urls import parse_shortcode
 
 KEY = "sk-SECRET-cassette-test-key-0123456789"
 ROOT = Path(__file__).parent.parent
@@ -167,6 +168,27 @@ def test_a_request_not_in_the_cassette_is_a_clear_error(
     assert (caught.value.cassette, caught.value.channel) == (path, "rapid")
     assert caught.value.url == f"https://www.instagram.com/reel/{CODES[0]}/"
     assert len(fake_api.requests) == 1, "the miss sent nothing"
+
+
+def test_a_recording_replay_sends_at_most_max_requests(fake_api: FakeAPI, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    record(fake_api, path, CODES[:1])
+    with (
+        replay(path, mode="new_episodes", max_requests=2) as recorder,
+        Client(KEY, base_url=fake_api.base_url) as client,
+    ):
+        for code in CODES[:3]:  # the first replayed, the next two sent
+            client.video_metadata(code)
+        with pytest.raises(CassetteError) as caught:
+            client.video_metadata(CODES[3])
+        assert (recorder.sent, recorder.recorded) == (2, 2)
+    assert str(caught.value) == (
+        f"The cassette {path} holds no (further) recording of {CODES[3]!r} on channel 'apify'; "
+        "2 requests sent, the most this replay may send (max_requests): not sent. Raise the cap "
+        "to record it."
+    )
+    assert [parse_shortcode(r.json["video_url"]) for r in fake_api.requests] == CODES[:3]
+    assert len(read_cassette(path)) == 3
 
 
 def test_a_miss_inside_collect_stops_it_with_the_same_error(
