@@ -587,13 +587,15 @@ def record(
     archive: str | None,
     **options: Any,
 ) -> None:
-    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY). Replay it later
-    with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with no key and no
-    network.
+    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY): collect, then add
+    the answers stored by this run to the cassette, as the cassette command writes them.
+    Replay it later with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with
+    no key and no network.
 
-    Planned like collect: duplicates and invalid lines skipped, URLs the cassette already holds
-    left out ("already recorded"; replay them with collect --replay), --dry-run and
-    --max-requests count only what would be paid for; new answers are added, earlier ones kept.
+    Planned like collect (one planning, one stop rule, any concurrency): duplicates and invalid
+    lines skipped, URLs the cassette already holds left out ("already recorded"; replay them
+    with collect --replay), --dry-run and --max-requests count only what would be paid for; new
+    answers are added, earlier ones kept. Failed requests hold no answer and are not recorded.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
     3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
     beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
@@ -605,22 +607,27 @@ def record(
       igresearch record --from urls.txt --cassette my_study.yaml --archive study.jsonl
       igresearch collect --from urls.txt --archive replayed.jsonl --replay my_study.yaml
     """
-    from .cassettes import replay
+    from .archive import read_archive
+    from .archive_cassette import add_recordings
     from .collect import _count
+    from .demo import recorded_posts
+    from .urls import parse_shortcode
 
     entries = _entries(urls, from_file)
     channel = options["channel"]
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        replay(cassette, mode="new_episodes") as recorder,
-    ):
-        summary = _run(
-            entries,
-            archive or Path(folder) / "archive.jsonl",
-            recorded=lambda url: recorder.holds(url, channel),
-            **options,
-        )
-    added = recorder.recorded
+    held = recorded_posts(cassette) if Path(cassette).exists() else {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(archive) if archive else Path(folder) / "archive.jsonl"
+        before = sum(1 for _ in read_archive(path))
+        try:
+            summary = _run(
+                entries,
+                path,
+                recorded=lambda url: (channel, parse_shortcode(url)) in held,
+                **options,
+            )
+        finally:  # even after an error: the answers stored were paid for
+            added = add_recordings(cassette, list(read_archive(path))[before:])
     unchanged = "" if added else " unchanged"
     _echo(f"Cassette: {cassette}{unchanged} ({_count(added, 'new recording')})", err=True)
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
@@ -715,6 +722,27 @@ def report(ctx: click.Context, source: str, out: str, pseudonymize: bool, salt: 
         raise click.UsageError("--pseudonymize needs --salt (or $IGRESEARCH_SALT): a secret.")
     page = write_report(source, out, salt=salt if pseudonymize else None)
     _echo(f"wrote {page} and {Path(out) / 'report.md'}")
+
+
+@main.command(short_help="A cassette from an archive's answers (no key, nothing paid).")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Cassette to write.")
+def cassette(archive: str, out: str) -> None:
+    """Write a cassette that replays every answer ARCHIVE stores (ok and unavailable, every
+    snapshot), without sending anything. Failed records hold no answer and are left out; the
+    last line says how many, and why.
+
+    The cassette names people, and is readable by you alone (0600). Replay it with
+    collect --replay.
+
+    \b
+    Examples:
+      igresearch cassette study.jsonl --out study.yaml
+      igresearch collect --from urls.txt --archive replayed.jsonl --replay study.yaml
+    """
+    from .archive_cassette import cassette_from_archive
+
+    _echo(cassette_from_archive(archive, out).describe())
 
 
 @main.command(short_help="How to cite igresearch, and a report's dataset.")
