@@ -346,7 +346,14 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
 )
 @channel_option
 @base_url_option
-@replay_option
+@click.option(
+    "--cassette",
+    "--replay",
+    "replay_from",
+    type=click.Path(dir_okay=False),
+    help="Answer from this cassette instead of the API: no key, no network, no cost. With no "
+    "URLs and no --from, every post and every snapshot it holds.",
+)
 @click.option("--retry-failed", is_flag=True, help="Request only URLs whose last attempt failed.")
 @click.option(
     "--refresh-older-than",
@@ -379,8 +386,16 @@ def collect(
       igresearch collect --from urls.txt --archive study.jsonl
       igresearch collect --from urls.txt --archive study.jsonl --retry-failed
       igresearch collect --from urls.txt --archive study.jsonl --refresh-older-than 24h
-      igresearch collect DLlGZiCOBQ0 --archive demo.jsonl --replay my_study.yaml
+      igresearch collect DLlGZiCOBQ0 --archive demo.jsonl --cassette my_study.yaml
+      igresearch collect --archive replayed.jsonl --cassette my_study.yaml
     """
+    if replay_from and not urls and not from_file:
+        if retry_failed or refresh_older_than:
+            raise click.UsageError(
+                "Replaying a whole cassette (no URLs, no --from) asks for every snapshot it "
+                "holds: drop --retry-failed and --refresh-older-than, or give the URLs."
+            )
+        _replay_all(replay_from, archive, options)
     entries = _entries(urls, from_file)
     with _replaying(replay_from):
         summary = _run(
@@ -391,6 +406,34 @@ def collect(
             **options,
         )
     _finish(summary, options["max_requests"])
+
+
+def _replay_all(cassette: str, archive: str, options: dict[str, Any]) -> NoReturn:
+    """Replay every post and snapshot of `cassette` into `archive`, a new or empty one (an
+    archive holding some of them would get their first snapshots twice)."""
+    from .archive import read_archive
+    from .demo import collect_from_cassette
+
+    if next(read_archive(archive), None) is not None:
+        raise click.BadParameter(
+            f"{archive} already holds records: replaying a whole cassette needs a new or empty "
+            "archive (or give the URLs to replay).",
+            param_hint="--archive",
+        )
+    options.pop("channel")  # each post is replayed on the channel it was recorded on
+    progress = not options.pop("no_progress")
+    summaries = collect_from_cassette(
+        cassette,
+        archive,
+        progress=progress,
+        on_plan=lambda plan: _print_plan(plan, 0.0),
+        **options,
+    )
+    for summary in summaries[:-1]:
+        _echo(*summary.describe(with_plan=False).split("\n"), err=True)
+    if not summaries:
+        raise click.BadParameter(f"{cassette} holds no post to replay.", param_hint="--cassette")
+    _finish(summaries[-1], options["max_requests"])
 
 
 def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) -> Summary:
@@ -733,12 +776,12 @@ def cassette(archive: str, out: str) -> None:
     last line says how many, and why.
 
     The cassette names people, and is readable by you alone (0600). Replay it with
-    collect --replay.
+    collect --cassette.
 
     \b
     Examples:
       igresearch cassette study.jsonl --out study.yaml
-      igresearch collect --from urls.txt --archive replayed.jsonl --replay study.yaml
+      igresearch collect --archive replayed.jsonl --cassette study.yaml
     """
     from .archive_cassette import cassette_from_archive
 

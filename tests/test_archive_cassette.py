@@ -28,12 +28,14 @@ FIRST = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 def assert_same_study(original: Tables, replayed: Tables) -> None:
     """Media, comments, owners and children equal; errors equal without the failed rows (which
-    have no answer to replay) and without `record`, the line of the file they came from."""
+    have no answer to replay) and without `record`, the line of the file they came from (rows
+    in archive order, which more than one thread may change, so sorted here)."""
     for name in TABLES:
         assert_frame_equal(getattr(replayed, name), getattr(original, name))
 
     def stored(errors: pl.DataFrame) -> pl.DataFrame:
-        return errors.filter(pl.col("kind") != "failed").drop("record")
+        kept = errors.filter(pl.col("kind") != "failed").drop("record")
+        return kept.sort("shortcode", "channel", "fetched_at")
 
     assert_frame_equal(stored(replayed.errors), stored(original.errors))
     assert replayed.errors.filter(pl.col("kind") == "failed").height == 0
@@ -189,3 +191,58 @@ def test_the_cassette_command(
     )
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert "sk-study-key-15" not in out.read_text(encoding="utf-8")
+
+
+def test_collect_replays_a_whole_cassette_from_the_command_line(
+    demo: Path, tmp_path: Path, fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, item 3: `collect --cassette FILE` with neither URLs nor --from replays every
+    post and every snapshot, with no key and nothing sent; with URLs, those; a miss stops."""
+    archive = tmp_path / "study.jsonl"
+    urls = build_study(fake_api, demo, archive)
+    cassette_from_archive(archive, tmp_path / "study.yaml")
+    sent = len(fake_api.requests)
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    runner = CliRunner()
+    replayed = tmp_path / "replayed.jsonl"
+    args = ["collect", "--cassette", str(tmp_path / "study.yaml"), "--no-progress"]
+    result = runner.invoke(main, [*args, "--archive", str(replayed)])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "Plan: 8 valid URLs (0 duplicates, 0 invalid); 0 already in the archive; 8 to request, "
+        "about 0.00 USD."
+    )
+    assert [line.split(". Requests")[0] for line in lines if line.startswith("Outcomes")] == [
+        "Outcomes: ok 6, unavailable 2, failed 0",
+        "Outcomes: ok 6, unavailable 2, failed 0",
+        "Outcomes: ok 5, unavailable 2, failed 0",
+    ]
+    assert len(fake_api.requests) == sent, "nothing sent"
+    assert_same_study(to_tables(archive), to_tables(replayed))
+
+    again = runner.invoke(main, [*args, "--archive", str(replayed)])
+    assert again.exit_code == 2
+    assert "already holds records: replaying a whole cassette needs a new" in again.stderr
+
+    listed = tmp_path / "urls.txt"
+    listed.write_text("\n".join(urls[:3]) + "\n", encoding="utf-8")
+    some = runner.invoke(main, [*args, "--from", str(listed), "--archive", str(tmp_path / "a")])
+    assert some.exit_code == 0, some.output
+    first = {}
+    for record in read_archive(archive):
+        first.setdefault(record["shortcode"], record)
+    got = {r["shortcode"]: r for r in read_archive(tmp_path / "a")}
+    assert sorted(got) == sorted(urls[:3])
+    for code, record in got.items():  # each post's first snapshot
+        assert (record["outcome"], record["fetched_at"], record["response"]) == (
+            first[code]["outcome"],
+            first[code]["fetched_at"],
+            first[code]["response"],
+        )
+
+    failing = urls[-2]  # it never gave an answer, so the cassette does not hold it
+    miss = runner.invoke(main, [*args, failing, "--archive", str(tmp_path / "b")])
+    assert miss.exit_code == 1
+    assert f"holds no (further) recording of {failing!r}" in miss.stderr
+    assert len(fake_api.requests) == sent
