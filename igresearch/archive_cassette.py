@@ -27,6 +27,8 @@ from .cassettes import _dump, read_cassette
 from .client import CHANNELS, DEFAULT_BASE_URL, ENDPOINT
 from .files import write_bytes
 from .outcomes import category
+from .pseudonymize import Pseudonymizer, check_salt
+from .tables import to_tables
 
 __all__ = ["Written", "add_recordings", "cassette_from_archive", "interactions"]
 
@@ -56,10 +58,11 @@ class Written:
 
 
 def interactions(
-    records: Iterable[dict[str, Any]],
+    records: Iterable[dict[str, Any]], *, pseudonyms: Pseudonymizer | None = None
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
     """The recorded interactions of the stored `records`, in their order, and the failed
-    records left out, counted by category. No I/O."""
+    records left out, counted by category; with `pseudonyms`, of pseudonymised answers asked
+    for by pseudonymous URLs. No I/O."""
     kept: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
     for record in records:
@@ -67,6 +70,8 @@ def interactions(
             left_out[category(record)] += 1
             continue
         url, response = str(record["url"]), record.get("response")
+        if pseudonyms is not None:
+            url, response = pseudonyms.url(url), pseudonyms.answer(response)
         kept.append(
             {
                 "request": _request(url, str(record["channel"]), record.get("igresearch_version")),
@@ -78,7 +83,9 @@ def interactions(
     return kept, left_out
 
 
-def cassette_from_archive(archive: str | os.PathLike[str], out: str | os.PathLike[str]) -> Written:
+def cassette_from_archive(
+    archive: str | os.PathLike[str], out: str | os.PathLike[str], *, salt: str | None = None
+) -> Written:
     """Write a cassette that replays every answer `archive` stores, without sending anything.
 
     Replaying it through :func:`igresearch.collect` gives an archive with the same media,
@@ -92,7 +99,13 @@ def cassette_from_archive(archive: str | os.PathLike[str], out: str | os.PathLik
         The archive (JSON Lines) to read.
     out
         The cassette to write (replaced atomically). It holds identified data, so it is made
-        readable by its owner only (0600).
+        readable by its owner only (0600), unless `salt` is given.
+    salt
+        Pseudonymise the answers as :func:`igresearch.pseudonymize` pseudonymises tables (a
+        secret of 16 or more characters; see :class:`~igresearch.pseudonymize.Pseudonymizer`):
+        replaying the cassette gives ``pseudonymize(to_tables(archive), salt)`` (and the URL
+        columns it drops), no username, full name, id, shortcode or URL of the archive is
+        written, and the file follows the umask, ready to share.
 
     Returns
     -------
@@ -103,6 +116,8 @@ def cassette_from_archive(archive: str | os.PathLike[str], out: str | os.PathLik
     ------
     ArchiveFormatError
         When `archive` is not an archive.
+    ValueError
+        When `salt` is shorter than 16 characters.
 
     Examples
     --------
@@ -116,8 +131,12 @@ def cassette_from_archive(archive: str | os.PathLike[str], out: str | os.PathLik
     >>> print(cassette_from_archive(folder / "a.jsonl", folder / "study.yaml").recordings)
     1
     """
-    kept, left_out = interactions(read_archive(archive))
-    path = write_bytes(out, _dump(kept))
+    pseudonyms = None
+    if salt is not None:
+        check_salt(salt)
+        pseudonyms = Pseudonymizer(to_tables(archive), salt)
+    kept, left_out = interactions(read_archive(archive), pseudonyms=pseudonyms)
+    path = write_bytes(out, _dump(kept), private=pseudonyms is None)
     return Written(path, len(kept), left_out)
 
 

@@ -770,22 +770,36 @@ def report(ctx: click.Context, source: str, out: str, pseudonymize: bool, salt: 
 @main.command(short_help="A cassette from an archive's answers (no key, nothing paid).")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Cassette to write.")
-def cassette(archive: str, out: str) -> None:
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="Pseudonymise the answers (salt from $IGRESEARCH_SALT): a cassette safe to publish.",
+)
+def cassette(archive: str, out: str, pseudonymize: bool) -> None:
     """Write a cassette that replays every answer ARCHIVE stores (ok and unavailable, every
     snapshot), without sending anything. Failed records hold no answer and are left out; the
     last line says how many, and why.
 
-    The cassette names people, and is readable by you alone (0600). Replay it with
-    collect --cassette.
+    The cassette names people, and is readable by you alone (0600). With --pseudonymize (a
+    secret salt of 16+ characters from $IGRESEARCH_SALT, as report --pseudonymize) every
+    username, full name, id, shortcode and URL is replaced in the answers themselves, as
+    pseudonymize() does in tables, and the cassette follows your umask, ready to share. Replay
+    it with collect --cassette.
 
     \b
     Examples:
       igresearch cassette study.jsonl --out study.yaml
       igresearch collect --archive replayed.jsonl --cassette study.yaml
+      IGRESEARCH_SALT=... igresearch cassette study.jsonl --out public.yaml --pseudonymize
     """
+    import os
+
     from .archive_cassette import cassette_from_archive
 
-    _echo(cassette_from_archive(archive, out).describe())
+    salt = os.environ.get("IGRESEARCH_SALT") if pseudonymize else None
+    if pseudonymize and not salt:
+        raise click.UsageError("--pseudonymize needs $IGRESEARCH_SALT: a secret of 16+ characters.")
+    _echo(cassette_from_archive(archive, out, salt=salt).describe())
 
 
 @main.command(short_help="How to cite igresearch, and a report's dataset.")

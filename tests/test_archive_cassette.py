@@ -4,6 +4,7 @@ collect gives the same tables."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,13 +15,14 @@ import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
-from igresearch import cassette_from_archive, collect
+from igresearch import cassette_from_archive, collect, pseudonymize
 from igresearch.archive import read_archive
 from igresearch.cassettes import cassette_path, read_cassette
 from igresearch.cli import main
 from igresearch.demo import collect_from_cassette
 from igresearch.tables import Tables, to_tables
 from igresearch.testing import FakeAPI
+from igresearch.urls import media_id_to_shortcode, shortcode_to_media_id
 
 TABLES = ("media", "comments", "owners", "children")
 FIRST = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -246,3 +248,127 @@ def test_collect_replays_a_whole_cassette_from_the_command_line(
     assert miss.exit_code == 1
     assert f"holds no (further) recording of {failing!r}" in miss.stderr
     assert len(fake_api.requests) == sent
+
+
+# --- item 2: a cassette safe to publish
+
+SALT = "the public cassette's salt, 16+"
+KEYS = {
+    "media": ["media_id", "fetched_at"],
+    "comments": ["comment_id", "fetched_at"],
+    "owners": ["owner_id", "fetched_at"],
+    "children": ["parent_media_id", "position", "fetched_at"],
+    "errors": ["shortcode", "channel", "fetched_at"],
+}
+
+
+def assert_pseudonymised_study(archive: Path, replayed: Path) -> None:
+    """The tables replayed from the public cassette are pseudonymize(to_tables(archive)) on the
+    columns it keeps, row for row once sorted by key (the rows of pseudonymize keep the order
+    of the original ids); errors without the failed rows and `record`, and with the server's
+    words in `reason` given as the category, as pseudonymize gives them."""
+    want, got = pseudonymize(to_tables(archive), SALT), to_tables(replayed)
+    for name, keys in KEYS.items():
+        expected, actual = getattr(want, name), getattr(got, name)
+        if name == "errors":
+            expected = expected.filter(pl.col("kind") != "failed").drop("record")
+            actual = actual.filter(pl.col("kind") != "failed").drop("record")
+            actual = actual.with_columns(reason=pl.col("category"))
+        assert actual.height == expected.height > 0 or name == "children"
+        assert_frame_equal(actual.select(expected.columns).sort(keys), expected.sort(keys))
+
+
+def _cassette_text(path: Path) -> str:
+    """The file as written, and every request and answer body decoded (YAML escapes control
+    and non-ASCII characters, which hostile names hold)."""
+    parts = [path.read_text(encoding="utf-8")]
+    for interaction in read_cassette(path):
+        parts += [interaction["request"]["uri"], interaction["request"]["body"]]
+        body = json.loads(interaction["response"]["body"]["string"])
+        parts.append(json.dumps(body, ensure_ascii=False))
+    return "\n".join(parts)
+
+
+def test_a_public_cassette_names_nobody_and_replays_into_the_pseudonymised_tables(
+    hostile: Path, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, item 2, on the hostile posts followed by the demo study: no original username,
+    full name, id, shortcode, audio id or URL anywhere in the file (the search of
+    test_hostile.py), and its replay gives the pseudonymised tables."""
+    from test_hostile import _found, _originals
+
+    joined = tmp_path / "joined.jsonl"
+    joined.write_bytes(hostile.read_bytes() + (demo / "archive.jsonl").read_bytes())
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    umask = os.umask(0o022)
+    try:
+        written = cassette_from_archive(joined, tmp_path / "public" / "public.yaml", salt=SALT)
+    finally:
+        os.umask(umask)
+    assert (written.recordings, sum(written.left_out.values())) == (88, 2)
+    assert stat.S_IMODE(written.path.stat().st_mode) == 0o644, "it follows the umask"
+
+    originals = _originals(joined)
+    assert len(originals) > 100
+    (tmp_path / "public" / "decoded.txt").write_text(_cassette_text(written.path), "utf-8")
+    assert _found(originals, tmp_path / "public") == {}
+    # The same search finds them in the identified cassette.
+    identified = tmp_path / "identified"
+    cassette_from_archive(joined, identified / "study.yaml")
+    (identified / "decoded.txt").write_text(_cassette_text(identified / "study.yaml"), "utf-8")
+    assert {"C0ffee00101", "hostile_hidden_person"} <= set(
+        _found(originals, identified)["decoded.txt"]
+    )
+
+    replayed = tmp_path / "replayed.jsonl"
+    summaries = collect_from_cassette(written.path, replayed)
+    assert [dict(s.outcomes) for s in summaries] == [{"ok": 63, "unavailable": 5}, {"ok": 20}]
+    assert_pseudonymised_study(joined, replayed)
+    for record in read_archive(replayed):
+        assert record["shortcode"] == media_id_to_shortcode(
+            shortcode_to_media_id(record["shortcode"])
+        )
+
+
+def test_a_public_multi_snapshot_study_replays_into_the_pseudonymised_tables(
+    fake_api: FakeAPI, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "study.jsonl"
+    build_study(fake_api, demo, archive)
+    out = tmp_path / "public.yaml"
+    monkeypatch.delenv("MEMORIES_API_KEY", raising=False)
+    monkeypatch.setenv("IGRESEARCH_SALT", SALT)
+    runner = CliRunner()
+    result = runner.invoke(main, ["cassette", str(archive), "--out", str(out), "--pseudonymize"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"wrote {out}: 23 recordings; 4 failed records left out")
+    replayed = tmp_path / "replayed.jsonl"
+    args = ["collect", "--cassette", str(out), "--archive", str(replayed), "--no-progress"]
+    assert runner.invoke(main, args).exit_code == 0
+    assert_pseudonymised_study(archive, replayed)
+    for code in {r["shortcode"] for r in read_archive(archive)}:
+        assert code not in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("salt", "message"),
+    [
+        (None, "--pseudonymize needs $IGRESEARCH_SALT"),
+        ("", "--pseudonymize needs $IGRESEARCH_SALT"),
+        ("short salt", "at least 16 characters (got 10)"),
+    ],
+)
+def test_a_public_cassette_needs_a_long_salt_from_the_environment(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, salt: str | None, message: str
+) -> None:
+    if salt is None:
+        monkeypatch.delenv("IGRESEARCH_SALT", raising=False)
+    else:
+        monkeypatch.setenv("IGRESEARCH_SALT", salt)
+    out = tmp_path / "public.yaml"
+    args = ["cassette", str(demo / "archive.jsonl"), "--out", str(out), "--pseudonymize"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not out.exists()
+    typed = CliRunner().invoke(main, [*args, "--salt", "a salt typed, seen by ps"])
+    assert typed.exit_code == 2 and "No such option '--salt'" in typed.stderr
