@@ -351,8 +351,8 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
     "--replay",
     "replay_from",
     type=click.Path(dir_okay=False),
-    help="Answer from this cassette instead of the API: no key, no network, no cost. With no "
-    "URLs and no --from, every post and every snapshot it holds.",
+    help="Answer from this cassette instead of the API: no key, no network, no cost, not paced "
+    "unless --rate is given. With no URLs and no --from, every post and every snapshot it holds.",
 )
 @click.option("--retry-failed", is_flag=True, help="Request only URLs whose last attempt failed.")
 @click.option(
@@ -389,6 +389,9 @@ def collect(
       igresearch collect DLlGZiCOBQ0 --archive demo.jsonl --cassette my_study.yaml
       igresearch collect --archive replayed.jsonl --cassette my_study.yaml
     """
+    rate = click.get_current_context().get_parameter_source("rate")
+    if replay_from and rate == click.core.ParameterSource.DEFAULT:
+        options["rate"] = MAX_RATE  # a replay sends nothing: nothing to pace
     if replay_from and not urls and not from_file:
         if retry_failed or refresh_older_than:
             raise click.UsageError(
