@@ -282,6 +282,7 @@ _KEY_KINDS = {
 #: The order in which kinds are tried for any other key.
 _KIND_ORDER = ("media", "shortcode", "account", "comment", "audio", "user", "name", "text")
 _WORD = re.compile(r"[\w.]+")
+_ALNUM = re.compile(r"[^\W_]+")
 
 
 class Pseudonymizer:
@@ -322,6 +323,13 @@ class Pseudonymizer:
             value for kind in _KIND_ORDER[:-1] for value in self._maps[kind] if len(value) > 1
         }
         self._words = {value for value in self._originals if _WORD.fullmatch(value)}
+        # The other originals (a full name with spaces), by their longest word that stands
+        # between two other characters (a word of the text wherever the value occurs), so that
+        # a text is searched only for those whose word it holds; values without one, always.
+        self._by_word: dict[str, set[str]] = {}
+        for value in self._originals - self._words:
+            inner = [m[0] for m in _ALNUM.finditer(value) if 0 < m.start() < m.end() < len(value)]
+            self._by_word.setdefault(max(inner, key=len, default=""), set()).add(value)
         self._kept = {
             value
             for name in ("media", "comments", "owners", "children")
@@ -385,11 +393,15 @@ class Pseudonymizer:
         return next((kind for kind in _KIND_ORDER if text in self._maps[kind]), None)
 
     def _names_someone(self, text: str) -> bool:
+        """Whether `text` holds an identifier: a word-like one as a whole word, any other one
+        anywhere (the search of the project's privacy tests)."""
         tokens = set(_WORD.findall(text))
         tokens |= {token.strip(".") for token in tokens}
         if tokens & self._words:
             return True
-        return any(value in text for value in self._originals - self._words)
+        words = {"", *_ALNUM.findall(text)}
+        candidates = (value for word in words for value in self._by_word.get(word, ()))
+        return any(value in text for value in candidates)
 
 
 def _strings(frame: pl.DataFrame) -> Iterable[str]:

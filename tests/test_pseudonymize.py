@@ -428,3 +428,51 @@ def test_docstring_example() -> None:
     failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0
     assert failures == 0
+
+
+def test_an_answer_is_pseudonymised_as_its_tables_are() -> None:
+    """Issue 15, item 2: Pseudonymizer gives an answer the pseudonyms pseudonymize gives its
+    tables; removes URLs and text that names someone the tables do not keep; and cuts an
+    unavailable post's server message down to the words it is judged by."""
+    from igresearch.pseudonymize import Pseudonymizer
+    from igresearch.testing import FakeAPI
+
+    answer = FakeAPI.media_for("DLlGZiCOBQ0")
+    node = answer["data"]["data"]["xdt_shortcode_media"]
+    node["accessibility_caption"] = "Photo by Humans of New York, 2025"
+    node["edge_media_to_caption"]["edges"][0]["node"]["text"] = "Hi @humansofny and Humans"
+    tables = to_tables(answer)
+    pseudonyms = Pseudonymizer(tables, SALT)
+    public = pseudonyms.answer(answer)
+    same = pseudonymize(tables, SALT)
+    got = public["data"]["data"]["xdt_shortcode_media"]
+    assert got["id"] == same.media["media_id"][0]
+    assert got["shortcode"] == same.media["shortcode"][0]
+    assert pseudonyms.url("instagram.com/p/DLlGZiCOBQ0") == (
+        f"https://www.instagram.com/reel/{same.media['shortcode'][0]}/"
+    )
+    assert got["owner"]["username"] == same.owners["username"][0]
+    assert got["owner"]["full_name"] == same.owners["full_name"][0]
+    assert got["owner"]["id"] == same.owners["owner_id"][0]
+    caption = got["edge_media_to_caption"]["edges"][0]["node"]["text"]
+    assert caption == same.media["caption"][0] == f"Hi @{same.owners['username'][0]} and Humans"
+    assert got["accessibility_caption"] is None, "names the owner; no table keeps it"
+    assert got["display_url"] is None and got["video_url"] is None
+    assert got["dash_info"]["video_dash_manifest"] == node["dash_info"]["video_dash_manifest"]
+    assert got["video_play_count"] == node["video_play_count"]
+    assert answer["data"]["data"]["xdt_shortcode_media"]["id"] == "3667365614373573684"
+
+    gone = {
+        "code": "0000",
+        "data": [
+            {
+                "url": "https://www.instagram.com/reel/DLlGZiCOBQ0/",
+                "error": "not_found",
+                "errorDescription": "Post by someone_unknown is private or not found",
+            }
+        ],
+    }
+    assert pseudonyms.answer(gone) == {
+        "code": "0000",
+        "data": [{"url": None, "error": "not_found", "errorDescription": "not found private"}],
+    }
