@@ -23,6 +23,7 @@ if os.environ.get("IGRESEARCH_OFFLINE") == "1":
 
     block_network()
 
+from .archive_cassette import cassette_from_archive
 from .cassettes import cassette_path, replay
 from .client import Client
 from .collect import collect
@@ -71,6 +72,7 @@ __all__ = [
     "WrongPostError",
     "__version__",
     "canonical_url",
+    "cassette_from_archive",
     "cassette_path",
     "collect",
     "metrics",

@@ -349,7 +349,14 @@ def fetch(url: str, channel: str, base_url: str | None, replay_from: str | None)
 )
 @channel_option
 @base_url_option
-@replay_option
+@click.option(
+    "--cassette",
+    "--replay",
+    "replay_from",
+    type=click.Path(dir_okay=False),
+    help="Answer from this cassette instead of the API: no key, no network, no cost, not paced "
+    "unless --rate is given. With no URLs and no --from, every post and every snapshot it holds.",
+)
 @click.option("--retry-failed", is_flag=True, help="Request only URLs whose last attempt failed.")
 @click.option(
     "--refresh-older-than",
@@ -382,8 +389,19 @@ def collect(
       igresearch collect --from urls.txt --archive study.jsonl
       igresearch collect --from urls.txt --archive study.jsonl --retry-failed
       igresearch collect --from urls.txt --archive study.jsonl --refresh-older-than 24h
-      igresearch collect DLlGZiCOBQ0 --archive demo.jsonl --replay my_study.yaml
+      igresearch collect DLlGZiCOBQ0 --archive demo.jsonl --cassette my_study.yaml
+      igresearch collect --archive replayed.jsonl --cassette my_study.yaml
     """
+    rate = click.get_current_context().get_parameter_source("rate")
+    if replay_from and rate == click.core.ParameterSource.DEFAULT:
+        options["rate"] = MAX_RATE  # a replay sends nothing: nothing to pace
+    if replay_from and not urls and not from_file:
+        if retry_failed or refresh_older_than:
+            raise click.UsageError(
+                "Replaying a whole cassette (no URLs, no --from) asks for every snapshot it "
+                "holds: drop --retry-failed and --refresh-older-than, or give the URLs."
+            )
+        _replay_all(replay_from, archive, options)
     entries = _entries(urls, from_file)
     with _replaying(replay_from):
         summary = _run(
@@ -394,6 +412,34 @@ def collect(
             **options,
         )
     _finish(summary, options["max_requests"])
+
+
+def _replay_all(cassette: str, archive: str, options: dict[str, Any]) -> NoReturn:
+    """Replay every post and snapshot of `cassette` into `archive`, a new or empty one (an
+    archive holding some of them would get their first snapshots twice)."""
+    from .archive import read_archive
+    from .demo import collect_from_cassette
+
+    if next(read_archive(archive), None) is not None:
+        raise click.BadParameter(
+            f"{archive} already holds records: replaying a whole cassette needs a new or empty "
+            "archive (or give the URLs to replay).",
+            param_hint="--archive",
+        )
+    options.pop("channel")  # each post is replayed on the channel it was recorded on
+    progress = not options.pop("no_progress")
+    summaries = collect_from_cassette(
+        cassette,
+        archive,
+        progress=progress,
+        on_plan=lambda plan: _print_plan(plan, 0.0),
+        **options,
+    )
+    for summary in summaries[:-1]:
+        _echo(*summary.describe(with_plan=False).split("\n"), err=True)
+    if not summaries:
+        raise click.BadParameter(f"{cassette} holds no post to replay.", param_hint="--cassette")
+    _finish(summaries[-1], options["max_requests"])
 
 
 def _run(entries: list[tuple[str, str]], archive: str | Path, **options: Any) -> Summary:
@@ -590,13 +636,15 @@ def record(
     archive: str | None,
     **options: Any,
 ) -> None:
-    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY). Replay it later
-    with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with no key and no
-    network.
+    """Record a cassette from the live API (paid; needs MEMORIES_API_KEY): collect, then add
+    the answers stored by this run to the cassette, as the cassette command writes them.
+    Replay it later with igresearch.replay(cassette), or fetch/collect --replay CASSETTE, with
+    no key and no network.
 
-    Planned like collect: duplicates and invalid lines skipped, URLs the cassette already holds
-    left out ("already recorded"; replay them with collect --replay), --dry-run and
-    --max-requests count only what would be paid for; new answers are added, earlier ones kept.
+    Planned like collect (one planning, one stop rule, any concurrency): duplicates and invalid
+    lines skipped, URLs the cassette already holds left out ("already recorded"; replay them
+    with collect --replay), --dry-run and --max-requests count only what would be paid for; new
+    answers are added, earlier ones kept. Failed requests hold no answer and are not recorded.
     Exit status: 0 every URL stored (ok or unavailable), 1 some failed, 2 no valid input,
     3 stopped early (rejected key, no credits, --max-requests, no connection, Retry-After
     beyond --retry-budget), 130 interrupted (Ctrl-C; a second Ctrl-C stops waiting for the
@@ -608,22 +656,27 @@ def record(
       igresearch record --from urls.txt --cassette my_study.yaml --archive study.jsonl
       igresearch collect --from urls.txt --archive replayed.jsonl --replay my_study.yaml
     """
-    from .cassettes import replay
+    from .archive import read_archive
+    from .archive_cassette import add_recordings
     from .collect import _count
+    from .demo import recorded_posts
+    from .urls import parse_shortcode
 
     entries = _entries(urls, from_file)
     channel = options["channel"]
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        replay(cassette, mode="new_episodes") as recorder,
-    ):
-        summary = _run(
-            entries,
-            archive or Path(folder) / "archive.jsonl",
-            recorded=lambda url: recorder.holds(url, channel),
-            **options,
-        )
-    added = recorder.recorded
+    held = recorded_posts(cassette) if Path(cassette).exists() else {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(archive) if archive else Path(folder) / "archive.jsonl"
+        before = sum(1 for _ in read_archive(path))
+        try:
+            summary = _run(
+                entries,
+                path,
+                recorded=lambda url: (channel, parse_shortcode(url)) in held,
+                **options,
+            )
+        finally:  # even after an error: the answers stored were paid for
+            added = add_recordings(cassette, list(read_archive(path))[before:])
     unchanged = "" if added else " unchanged"
     _echo(f"Cassette: {cassette}{unchanged} ({_count(added, 'new recording')})", err=True)
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
@@ -758,6 +811,41 @@ def verify(report_dir: str, source: str | None) -> None:
             EXIT_API_ERROR,
         )
     _echo(f"verified {result.files} files")
+
+
+@main.command(short_help="A cassette from an archive's answers (no key, nothing paid).")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Cassette to write.")
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="Pseudonymise the answers (salt from $IGRESEARCH_SALT): a cassette safe to publish.",
+)
+def cassette(archive: str, out: str, pseudonymize: bool) -> None:
+    """Write a cassette that replays every answer ARCHIVE stores (ok and unavailable, every
+    snapshot), without sending anything. Failed records hold no answer and are left out; the
+    last line says how many, and why.
+
+    The cassette names people, and is readable by you alone (0600). With --pseudonymize (a
+    secret salt of 16+ characters from $IGRESEARCH_SALT, as report --pseudonymize) every
+    username, full name, id, shortcode and URL is replaced in the answers themselves, as
+    pseudonymize() does in tables, and the cassette follows your umask, ready to share. Replay
+    it with collect --cassette.
+
+    \b
+    Examples:
+      igresearch cassette study.jsonl --out study.yaml
+      igresearch collect --archive replayed.jsonl --cassette study.yaml
+      IGRESEARCH_SALT=... igresearch cassette study.jsonl --out public.yaml --pseudonymize
+    """
+    import os
+
+    from .archive_cassette import cassette_from_archive
+
+    salt = os.environ.get("IGRESEARCH_SALT") if pseudonymize else None
+    if pseudonymize and not salt:
+        raise click.UsageError("--pseudonymize needs $IGRESEARCH_SALT: a secret of 16+ characters.")
+    _echo(cassette_from_archive(archive, out, salt=salt).describe())
 
 
 @main.command(short_help="How to cite igresearch, and a report's dataset.")

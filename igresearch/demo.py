@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -45,12 +46,17 @@ def collect_from_cassette(
     *,
     concurrency: int = 1,
     progress: bool = False,
+    **options: Any,
 ) -> list[Summary]:
     """Replay every recording in `cassette` through :func:`collect`: first one snapshot of each
-    post, then a refresh for each further snapshot recorded. No key, no network. With one
-    thread (the default) the archive's order, and so every table, is the same on every run."""
+    post, then a refresh for each further snapshot recorded (several recordings of one request
+    replay in recorded order). No key, no network. With one thread (the default) the archive's
+    order, and so every table, is the same on every run. A run that stops early (see
+    :class:`~igresearch.collect.Stop`) ends the replay there; its summary is the last one.
+    `options` go to :func:`collect` (``rate`` defaults to 1000 requests per second)."""
     posts = recorded_posts(cassette)
-    summaries = []
+    options = {"rate": 1000.0} | options
+    summaries: list[Summary] = []
     with replay(cassette):
         for snapshot in range(max(posts.values(), default=0)):
             for channel in dict.fromkeys(channel for channel, _ in posts):
@@ -61,11 +67,13 @@ def collect_from_cassette(
                         archive=archive,
                         channel=channel,
                         refresh_older_than=timedelta(0) if snapshot else None,
-                        rate=1000.0,
                         concurrency=concurrency,
                         progress=progress,
+                        **options,
                     )
                 )
+                if summaries[-1].stopped is not None:
+                    return summaries
     return summaries
 
 

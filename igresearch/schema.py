@@ -401,11 +401,12 @@ def data_dictionary() -> str:
         "Absent and null are the same: a missing field gives null.",
         "",
         "Pseudonymised tables (`igresearch.pseudonymize`, `igresearch report --pseudonymize`) "
-        "hold salted hashes (`user_...`, `id_...`, `name_...`, `media_...`, `sc_...`, "
-        "`comment_...`, `audio_...`) in place of usernames (`@mentions` in text included), "
-        "account ids, full names, media ids, shortcodes, comment ids and audio ids, and "
-        "`music_artist` unless `uses_original_audio` is false; they leave out every column "
-        "whose name ends with `url`, and `errors.reason` holds the `category`.",
+        "hold salted hashes (`user_...`, `id_...`, `name_...`, `comment_...`, `audio_...`) in "
+        "place of usernames (`@mentions` in text included), account ids, full names, comment "
+        "ids and audio ids, and `music_artist` unless `uses_original_audio` is false; media ids "
+        "become pseudonymous media ids (salted hashes, numbers of 19 digits) and shortcodes the "
+        "shortcodes of those (11 characters), so `id_mismatch` keeps its meaning; they leave "
+        "out every column whose name ends with `url`, and `errors.reason` holds the `category`.",
     ]
     for table, columns in TABLES.items():
         lines += ["", f"## {table}", "", _INTRO[table], ""]

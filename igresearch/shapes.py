@@ -25,6 +25,7 @@ import msgspec
 
 __all__ = [
     "NODE_KEYS",
+    "UNAVAILABLE_WORDS",
     "Located",
     "failed",
     "locate_media",
@@ -38,7 +39,7 @@ _MAX_DEPTH = 4
 NODE_KEYS = frozenset({"shortCode", "error", "shortcode"})
 _SUCCESS_CODES = {"0", "200", ""}
 #: Words of an Apify error item that say the post is gone or hidden (not that scraping failed).
-_UNAVAILABLE_WORDS = ("not found", "not_found", "restricted", "private", "does not exist")
+UNAVAILABLE_WORDS = ("not found", "not_found", "restricted", "private", "does not exist")
 
 
 def normalise_code(value: Any) -> str | None:
@@ -179,7 +180,7 @@ def upstream_failure(payload: Any) -> str | None:
         if error and ("shortCode" in level or "url" in level):  # an Apify error item
             reason = str(level.get("errorDescription") or error)
             said = f"{error} {reason}".lower()
-            if not any(word in said for word in _UNAVAILABLE_WORDS):
+            if not any(word in said for word in UNAVAILABLE_WORDS):
                 return reason
     return None
 

@@ -21,6 +21,7 @@ from polars.testing import assert_frame_equal
 from igresearch.pseudonymize import pseudonymize
 from igresearch.schema import SCHEMAS
 from igresearch.tables import Tables, to_tables
+from igresearch.urls import media_id_to_shortcode, shortcode_to_media_id
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SALT = "test salt, not secret"
@@ -45,6 +46,9 @@ KINDS: dict[str, list[tuple[str, str]]] = {
     "sc": [("media", "shortcode"), ("children", "shortcode"), ("errors", "shortcode")],
     "comment": [("comments", "comment_id"), ("comments", "parent_comment_id")],
 }
+
+# Media ids stay media ids (in [2**60, 2**63): 19 digits) and shortcodes their encodings (issue 15).
+PATTERNS = {"media": r"[1-9][0-9]{18}", "sc": r"[A-Za-z0-9_-]{11}"}
 
 CAPTION = (
     "Shot with @Fixture_Coauthor1 and @fixture_owner. "
@@ -196,7 +200,7 @@ def test_same_value_same_pseudonym_everywhere(tables: Tables) -> None:
                     assert alias is None  # nulls stay null
                     continue
                 assert alias is not None
-                assert re.fullmatch(rf"{prefix}_[0-9a-f]{{16}}", alias), alias
+                assert re.fullmatch(PATTERNS.get(prefix, rf"{prefix}_[0-9a-f]{{16}}"), alias), alias
                 key = original.lower() if prefix == "user" else original
                 assert forward.setdefault(key, alias) == alias
                 assert backward.setdefault(alias, key) == key
@@ -211,6 +215,36 @@ def test_pseudonym_is_the_documented_hmac(fixture_tables: Tables) -> None:
 
     assert result.owners["username"][row] == "user_" + expected("user", "fixture_owner")
     assert result.owners["owner_id"][row] == "id_" + expected("account", "70000000001")
+
+    def media(value: str) -> str:
+        digest = hmac.new(SALT.encode(), f"media:{value}".encode(), sha256).digest()
+        return str(2**60 + int.from_bytes(digest[:8], "big") % (2**63 - 2**60))
+
+    originals, pseudonymous = fixture_tables.media, result.media
+    for number, media_id in enumerate(originals["media_id"]):
+        assert pseudonymous["media_id"][number] == media(media_id.split("_")[0])
+        shortcode = originals["shortcode"][number]
+        assert pseudonymous["shortcode"][number] == media_id_to_shortcode(
+            media(shortcode_to_media_id(shortcode))
+        )
+
+
+def test_a_pseudonymous_shortcode_encodes_the_pseudonymous_media_id(tables: Tables) -> None:
+    """Issue 15, item 2: a post's pseudonymous shortcode is the shortcode of its pseudonymous
+    media id (11 characters), a valid media id below 2**63, so id_mismatch keeps its meaning."""
+    result = pseudonymize(tables, SALT)
+    for frame in (result.media, result.children):
+        for media_id, shortcode in zip(frame["media_id"], frame["shortcode"], strict=True):
+            assert 2**60 <= int(media_id) < 2**63 and len(shortcode) == 11
+    same = tables.media.select("shortcode", "media_id")
+    consistent = [
+        shortcode_to_media_id(code) == media_id.split("_")[0] for code, media_id in same.rows()
+    ]
+    assert consistent == [
+        shortcode_to_media_id(code) == media_id
+        for code, media_id in result.media.select("shortcode", "media_id").rows()
+    ]
+    assert result.media["id_mismatch"].to_list() == tables.media["id_mismatch"].to_list()
 
 
 def test_mentions_use_the_accounts_pseudonyms() -> None:
@@ -310,7 +344,8 @@ def test_error_reasons_become_their_categories(fixture_tables: Tables) -> None:
     row = fixture_tables.errors["shortcode"].to_list().index("DMUqZETwyOJ")
     assert fixture_tables.errors["reason"][row] == FAILED_RECORD["error"]["message"]  # type: ignore[index]
     assert fixture_tables.errors["category"][row] == "failed: APIError HTTP 500"
-    assert result.errors["shortcode"][row].startswith("sc_")
+    assert re.fullmatch(PATTERNS["sc"], result.errors["shortcode"][row])
+    assert result.errors["shortcode"][row] != "DMUqZETwyOJ"
     assert result.errors["reason"].to_list() == fixture_tables.errors["category"].to_list()
     assert result.errors["category"].to_list() == fixture_tables.errors["category"].to_list()
     assert result.errors["kind"].to_list() == fixture_tables.errors["kind"].to_list()
@@ -393,3 +428,51 @@ def test_docstring_example() -> None:
     failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0
     assert failures == 0
+
+
+def test_an_answer_is_pseudonymised_as_its_tables_are() -> None:
+    """Issue 15, item 2: Pseudonymizer gives an answer the pseudonyms pseudonymize gives its
+    tables; removes URLs and text that names someone the tables do not keep; and cuts an
+    unavailable post's server message down to the words it is judged by."""
+    from igresearch.pseudonymize import Pseudonymizer
+    from igresearch.testing import FakeAPI
+
+    answer = FakeAPI.media_for("DLlGZiCOBQ0")
+    node = answer["data"]["data"]["xdt_shortcode_media"]
+    node["accessibility_caption"] = "Photo by Humans of New York, 2025"
+    node["edge_media_to_caption"]["edges"][0]["node"]["text"] = "Hi @humansofny and Humans"
+    tables = to_tables(answer)
+    pseudonyms = Pseudonymizer(tables, SALT)
+    public = pseudonyms.answer(answer)
+    same = pseudonymize(tables, SALT)
+    got = public["data"]["data"]["xdt_shortcode_media"]
+    assert got["id"] == same.media["media_id"][0]
+    assert got["shortcode"] == same.media["shortcode"][0]
+    assert pseudonyms.url("instagram.com/p/DLlGZiCOBQ0") == (
+        f"https://www.instagram.com/reel/{same.media['shortcode'][0]}/"
+    )
+    assert got["owner"]["username"] == same.owners["username"][0]
+    assert got["owner"]["full_name"] == same.owners["full_name"][0]
+    assert got["owner"]["id"] == same.owners["owner_id"][0]
+    caption = got["edge_media_to_caption"]["edges"][0]["node"]["text"]
+    assert caption == same.media["caption"][0] == f"Hi @{same.owners['username'][0]} and Humans"
+    assert got["accessibility_caption"] is None, "names the owner; no table keeps it"
+    assert got["display_url"] is None and got["video_url"] is None
+    assert got["dash_info"]["video_dash_manifest"] == node["dash_info"]["video_dash_manifest"]
+    assert got["video_play_count"] == node["video_play_count"]
+    assert answer["data"]["data"]["xdt_shortcode_media"]["id"] == "3667365614373573684"
+
+    gone = {
+        "code": "0000",
+        "data": [
+            {
+                "url": "https://www.instagram.com/reel/DLlGZiCOBQ0/",
+                "error": "not_found",
+                "errorDescription": "Post by someone_unknown is private or not found",
+            }
+        ],
+    }
+    assert pseudonyms.answer(gone) == {
+        "code": "0000",
+        "data": [{"url": None, "error": "not_found", "errorDescription": "not found private"}],
+    }
