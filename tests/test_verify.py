@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from conftest import PUBLIC_SALT
 
 import igresearch
 import igresearch.report as report_module
+from igresearch.archive_cassette import cassette_from_archive
 from igresearch.cassettes import cassette_path
 from igresearch.cli import main
 from igresearch.verify import verify_report
@@ -299,3 +301,31 @@ def test_a_pseudonymised_report_verifies_from_its_archive_with_the_salt(
         for kind in ("distribution", "owners")  # the figures that name accounts
         for fmt in ("png", "svg")
     )
+
+
+def test_a_pseudonymised_report_verifies_from_its_public_cassette_with_no_salt(
+    public_report: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reviewer checks a published report from its public cassette: no personal data, no
+    salt. The hostile archive's failed requests, which no cassette holds, are left out of the
+    comparison; one changed answer in the cassette is caught."""
+    report, archive = public_report
+    public = tmp_path / "public.yaml"
+    cassette_from_archive(archive, public, salt=PUBLIC_SALT)
+    monkeypatch.delenv("IGRESEARCH_SALT", raising=False)
+    result = verify_report(report, public)
+    assert result.problems == ()
+    assert result.notes == (
+        f"{public} is a cassette: replayed every recording it holds",
+        f"tables equal to those rebuilt from {public} (its pseudonyms as they are)",
+        "figures equal to those redrawn from the source (10 files)",
+    )
+    text = public.read_text(encoding="utf-8")
+    changed, count = re.subn(r"(video_play_count\\?\"?: ?)(\d)", _other_digit, text, count=1)
+    assert count == 1
+    public.write_text(changed, encoding="utf-8")
+    assert "differs from the source: tables/media.parquet" in verify_report(report, public).problems
+
+
+def _other_digit(match: re.Match[str]) -> str:
+    return match[1] + str((int(match[2]) + 1) % 10)
