@@ -29,6 +29,7 @@ from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 __all__ = ["Tables", "read_tables", "to_tables"]
 
 _BATCH = 5_000
+_READ_BUFFER = 1 << 20
 _PREVIEW = ("shortcode", "owner_username", "taken_at", "play_count", "like_count", "comment_count")
 _NAMES = tuple(SCHEMAS)
 # OWASP's CSV injection advice: a text cell a spreadsheet would evaluate gets one leading quote.
@@ -260,7 +261,9 @@ def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
             yield f"{path.name} record {index}", record
         return
     name = path.name
-    with path.open("rb") as lines:
+    # A large buffer: with the default 8 KiB one, reading lines (kilobytes each) costs a third
+    # of what decoding them does.
+    with path.open("rb", buffering=_READ_BUFFER) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
