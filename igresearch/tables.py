@@ -324,12 +324,8 @@ class _Builder:
 
     def tables(self) -> Tables:
         self._flush()
-        for parts in self._frames.values():
-            # One chunk (sorting gathers rows, several times slower across chunks) that replaces
-            # the batches' frames, so that they are freed before the copies sorting makes.
-            parts[:] = [pl.concat(parts, rechunk=False)] if parts else []
         frames = {
-            name: parts[0] if parts else pl.DataFrame(schema=SCHEMAS[name])
+            name: pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMAS[name])
             for name, parts in self._frames.items()
         }
         # Sorted by key, so the same records give the same tables whatever their order (but
