@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -79,19 +80,31 @@ def to_epoch_us(value: Any) -> int | None:
     """Epoch seconds (int, float or digit string) or an ISO 8601 string -> UTC microseconds."""
     if type(value) is int and 0 <= value <= MAX_EPOCH_S:  # the common case, first
         return value * 1_000_000
-    seconds: float | None = None
-    if type(value) is int:
-        return None  # outside 1970-2100 (checked above)
-    if type(value) is float or (type(value) is str and value.isascii() and value.isdigit()):
-        seconds = float(value)
-    elif type(value) is str:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        seconds = parsed.timestamp()
-    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= MAX_EPOCH_S:
+    if type(value) is float:
+        return _seconds_to_us(value)
+    if type(value) is str:
+        return _text_to_us(value)
+    return None  # an int outside 1970-2100 (checked above), or not a time
+
+
+# Small: a cached text lives on in whichever memory arena holds it, and keeps the arena from
+# being returned to the system (1024 entries cost 30 MB of peak memory in to_tables).
+@lru_cache(maxsize=16)
+def _text_to_us(text: str) -> int | None:
+    """Cached: consecutive records' fetch times repeat (``Date`` headers count whole seconds),
+    and parsing ISO 8601 costs more than the lookup."""
+    if text.isascii() and text.isdigit():
+        return _seconds_to_us(float(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return _seconds_to_us(parsed.timestamp())
+
+
+def _seconds_to_us(seconds: float) -> int | None:
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_EPOCH_S:
         return None
     return round(seconds * 1_000_000)

@@ -315,7 +315,8 @@ class _Builder:
     def _flush(self) -> None:
         for table, rows in (("media", self._media), ("errors", self._errors)):
             if rows:
-                self._frames[table].append(_frame(table, rows))
+                columns = dict(zip(SCHEMAS[table], map(list, zip(*rows, strict=True)), strict=True))
+                self._frames[table].append(_frame(table, columns, len(rows)))
         for table, parts in self._parts.items():
             for part in parts:
                 self._frames[table].append(_frame(table, part.columns(), len(part.items)))
@@ -356,27 +357,31 @@ def _resolve(errors: pl.DataFrame, media: pl.DataFrame) -> pl.DataFrame:
     return errors.with_columns(resolved=pl.when(named).then(found))
 
 
-def _frame(name: str, data: list[Any] | dict[str, list[Any]], height: int = 0) -> pl.DataFrame:
-    """Rows in schema order, or columns of `height` values (a missing column is null), already
-    coerced to their column's Python type (times as epoch microseconds) -> a frame with the
-    table's schema."""
-    schema = SCHEMAS[name]
-    if isinstance(data, dict):
-        data = {column: data.get(column) or [None] * height for column in schema}
-    frame = pl.DataFrame(
-        data, schema=_BUILD[name], orient="row" if isinstance(data, list) else None
+def _frame(name: str, columns: dict[str, list[Any]], height: int) -> pl.DataFrame:
+    """Columns of `height` values (a missing column is null), already coerced to their column's
+    Python type (times as epoch microseconds) -> a frame with the table's schema."""
+    return pl.DataFrame(
+        [
+            _series(column, columns.get(column) or [None] * height, dtype)
+            for column, dtype in SCHEMAS[name].items()
+        ]
     )
-    return frame.with_columns(pl.col(_TIMES[name]).cast(TIME))
 
 
-_BUILD = {
-    name: {column: pl.Int64() if dtype == TIME else dtype for column, dtype in schema.items()}
-    for name, schema in SCHEMAS.items()
-}
-_TIMES = {
-    name: [column for column, dtype in schema.items() if dtype == TIME]
-    for name, schema in SCHEMAS.items()
-}
+def _series(name: str, values: list[Any], dtype: pl.DataType) -> pl.Series:
+    if dtype == TIME:
+        return pl.Series(name, values, dtype=pl.Int64).cast(TIME)
+    if not isinstance(dtype, pl.List):
+        return pl.Series(name, values, dtype=dtype)
+    # polars converts an empty Python list about a hundred times slower than a null or a
+    # non-empty list: convert with nulls in their place, then put the empty lists back.
+    series = pl.Series(name, [value or None for value in values], dtype=dtype)
+    empty = pl.Series([value is not None and not value for value in values], dtype=pl.Boolean)
+    if not empty.any():
+        return series
+    return pl.select(
+        pl.when(empty).then(pl.lit([], dtype)).otherwise(series).alias(name)
+    ).to_series()
 
 
 def _merge_owners(frame: pl.DataFrame) -> pl.DataFrame:
