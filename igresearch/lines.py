@@ -108,7 +108,7 @@ def read_lines(path: Path, *, limit: int = LINE_LIMIT) -> Generator[bytes, None,
     damaged: tuple[type[Exception], ...] = ()
     # A large buffer: with the default 8 KiB one, reading lines (kilobytes each) costs a third
     # of what decoding them does.
-    with path.open("rb", buffering=1 << 20) as raw:
+    with io.BufferedReader(io.FileIO(path), buffer_size=1 << 20) as raw:
         if kind == "gzip":
             stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw, mode="rb")
             damaged = (gzip.BadGzipFile, EOFError, zlib.error)
