@@ -23,6 +23,7 @@ if os.environ.get("IGRESEARCH_OFFLINE") == "1":
 
     block_network()
 
+from .build import build_tables
 from .cassettes import cassette_path, replay
 from .client import Client
 from .collect import collect
@@ -67,6 +68,7 @@ __all__ = [
     "Tables",
     "WrongPostError",
     "__version__",
+    "build_tables",
     "canonical_url",
     "cassette_path",
     "collect",
