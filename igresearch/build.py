@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -56,6 +56,9 @@ from .tables import (
     _resolve,
     _to_csv_frame,
 )
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 __all__ = ["STATE", "Build", "build_tables"]
 
@@ -152,9 +155,9 @@ def build_tables(
     _check_file(source)
     state = target / STATE
     started = time.perf_counter()
-    manifest, rebuilt = _reusable(source, state / "manifest.json")
+    manifest, digest, rebuilt = _reusable(source, state / "manifest.json")
     reused = manifest["records"]
-    manifest = _convert(source, state, manifest, batch_records)
+    manifest = _convert(source, state, manifest, digest, batch_records)
     converted = time.perf_counter()
     paths, rows = _merge(source, target, manifest["batches"], format, spreadsheet_safe, merge_rows)
     return Build(
@@ -183,50 +186,53 @@ def _fresh(source: Path) -> dict[str, Any]:
     }
 
 
-def _reusable(source: Path, path: Path) -> tuple[dict[str, Any], str | None]:
-    """The manifest to continue from, and why the previous one cannot be (None: it can, or
-    there was none)."""
-    fresh = _fresh(source)
+def _reusable(source: Path, path: Path) -> tuple[dict[str, Any], Hash, str | None]:
+    """The manifest to continue from, the hash of the archive's prefix it names (to go on
+    with), and why the previous manifest cannot be continued (None: it can, or there was none)."""
+    fresh, digest = _fresh(source), hashlib.sha256()
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return fresh, None
+        return fresh, digest, None
     except ValueError:
-        return fresh, "its manifest is unreadable"
+        return fresh, digest, "its manifest is unreadable"
     if not isinstance(manifest, dict) or set(manifest) != set(fresh):
-        return fresh, "its manifest is unreadable"
+        return fresh, digest, "its manifest is unreadable"
     if manifest["state_version"] != _STATE_VERSION or manifest["schema_version"] != SCHEMA_VERSION:
-        return fresh, "it was built by another version of igresearch"
+        return fresh, digest, "it was built by another version of igresearch"
     if manifest["archive"] != source.name:
-        return fresh, f"it was built from {manifest['archive']!r}, not {source.name!r}"
+        why = f"it was built from {manifest['archive']!r}, not {source.name!r}"
+        return fresh, digest, why
     size = manifest["bytes"]
     if source.stat().st_size < size:
-        return fresh, f"the archive is shorter than the {size} bytes converted before"
-    digest = hashlib.sha256()
+        why = f"the archive is shorter than the {size} bytes converted before"
+        return fresh, digest, why
     with source.open("rb") as stream:
         while remaining := size - stream.tell():
-            digest.update(stream.read(min(_CHUNK, remaining)))
+            chunk = stream.read(min(_CHUNK, remaining))
+            if not chunk:  # cut while being read
+                return fresh, hashlib.sha256(), "the archive got shorter while being read"
+            digest.update(chunk)
     if digest.hexdigest() != manifest["sha256"]:
-        return fresh, f"the archive's first {size} bytes changed: it was not only appended to"
-    return manifest, None
+        why = f"the archive's first {size} bytes changed: it was not only appended to"
+        return fresh, hashlib.sha256(), why
+    return manifest, digest, None
 
 
 def _convert(
-    source: Path, state: Path, manifest: dict[str, Any], batch_records: int
+    source: Path, state: Path, manifest: dict[str, Any], digest: Hash, batch_records: int
 ) -> dict[str, Any]:
-    """Convert the complete lines after the manifest's prefix into new batches; write and
-    return the manifest of the longer prefix."""
+    """Convert the complete lines after the manifest's prefix (whose hash is `digest`) into
+    new batches; write and return the manifest of the longer prefix."""
     manifest = dict(manifest)
     if not manifest["batches"]:  # from scratch: a half rebuild must never pass for the old one
         (state / "manifest.json").unlink(missing_ok=True)
-    digest = hashlib.sha256()
     builder, pending = _Builder(), 0
     collecting = gc.isenabled()
     gc.disable()  # rows hold no cycles; the collector would only rescan millions of them
     try:
         with source.open("rb") as stream:
-            while remaining := manifest["bytes"] - stream.tell():
-                digest.update(stream.read(min(_CHUNK, remaining)))
+            stream.seek(manifest["bytes"])
             for line in stream:
                 if not line.endswith(b"\n"):  # still being written: the next build takes it
                     if manifest["lines"] == 0:
