@@ -11,7 +11,7 @@ free disk) is a study of ``records / 100`` reels, each fetched once a day for 10
 responses of the documented shape with the sizes of ``bench_tables.py`` (long signed CDN URLs,
 0-50 comments and replies, now at least one on every reel), counts growing day by day, and about
 1% failed and 0.5% unavailable records. Each step runs in its own subprocess, which reports its
-own time (after imports) and peak RSS (``ru_maxrss``, so the interpreter and its imports
+own time (after imports) and peak RSS (``VmHWM``, so the interpreter and its imports
 included):
 
 - ``full build``: ``igresearch.build_tables(archive, DIR)`` from scratch, its two steps apart;
@@ -294,7 +294,15 @@ _WORK: dict[str, Callable[[str, str], Work]] = {
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
+    """This process's peak RSS in MB. Linux's ru_maxrss of a process started by vfork (as
+    subprocess does) starts at its parent's peak, which holds a generated study: VmHWM is the
+    process's own."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB
+    [kib] = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(kib) * 1024 / 1e6
 
 
 def run_child(step: str, archive: str, out: str) -> None:

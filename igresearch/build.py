@@ -105,7 +105,8 @@ def build_tables(
     ----------
     archive
         An igresearch archive, or a JSON Lines file of responses, as for
-        :func:`~igresearch.tables.to_tables`.
+        :func:`~igresearch.tables.to_tables`; its last line is left for the next build while
+        it has no newline (a collection is still writing it).
     out
         The tables folder: ``<table>.parquet`` (or ``<table>.csv`` and ``datapackage.json``,
         as :meth:`~igresearch.tables.Tables.write` writes them), and ``.igresearch/``, what the
@@ -125,7 +126,10 @@ def build_tables(
     Raises
     ------
     ArchiveFormatError
-        When `archive` holds neither an archive nor responses (nothing is written).
+        When `archive` holds neither an archive nor responses (its first line is not JSON:
+        nothing is written; none of its records is one: no table is written).
+    ValueError
+        For a ``.json`` file, a document read whole: ``to_tables(archive).write(out)``.
 
     Examples
     --------
@@ -153,6 +157,11 @@ def build_tables(
         raise ValueError("batch_records and merge_rows must be at least 1.")
     source, target = Path(archive), Path(out)
     _check_file(source)
+    if source.suffix == ".json":
+        raise ValueError(
+            f"{source} is a JSON document, read whole: write its tables with "
+            "to_tables(path).write(folder). build_tables reads JSON Lines."
+        )
     state = target / STATE
     started = time.perf_counter()
     manifest, digest, rebuilt = _reusable(source, state / "manifest.json")

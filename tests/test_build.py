@@ -290,3 +290,28 @@ def test_a_comment_id_under_two_posts_keeps_its_latest_snapshot(tmp_path: Path) 
     ]
     build_tables(archive, tmp_path / "tables", batch_records=1, merge_rows=1)
     assert_tables_equal(tmp_path / "tables", expected)
+
+
+def test_a_json_document_is_for_to_tables(tmp_path: Path) -> None:
+    document = tmp_path / "responses.json"
+    document.write_text(json.dumps([FakeAPI.media_for("C0ffee00001")]), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"JSON document, read whole: .*to_tables\(path\)"):
+        build_tables(document, tmp_path / "tables")
+    assert not (tmp_path / "tables").exists()
+    result = CliRunner().invoke(main, ["tables", str(document), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 't' / 'media.parquet'}" in result.stdout
+    assert not (tmp_path / "t" / STATE).exists()
+
+
+def test_a_file_without_responses_is_refused_as_to_tables_refuses_it(tmp_path: Path) -> None:
+    from igresearch.errors import ArchiveFormatError
+
+    words = write(tmp_path / "words.jsonl", ["# my study\n"])
+    with pytest.raises(ArchiveFormatError, match="its first line is '# my study'"):
+        build_tables(words, tmp_path / "tables")
+    assert not (tmp_path / "tables").exists(), "nothing written"
+    other = write(tmp_path / "other.jsonl", ['{"unrelated": 1}\n'] * 3)
+    with pytest.raises(ArchiveFormatError, match=r"none of its records is one \(no media node"):
+        build_tables(other, tmp_path / "tables")
+    assert not list((tmp_path / "tables").glob("*.parquet")), "no table written"
