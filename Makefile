@@ -35,8 +35,8 @@ lab: $(STAMP)
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		--LabApp.extension_manager=readonly
 
-# bench_scale.py defaults to the issue's 1,000,000 records (about 5 GB of archive, a quarter of
-# an hour); make bench runs it at SCALE_RECORDS: make bench SCALE_RECORDS=1000000 for the full size.
+# bench_scale.py defaults to the issue's 1,000,000 records (a 7 GB archive, a quarter of an hour
+# here); make bench runs it at SCALE_RECORDS: make bench SCALE_RECORDS=1000000 for the full size.
 SCALE_RECORDS ?= 200000
 
 bench: $(STAMP)
