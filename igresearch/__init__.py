@@ -24,6 +24,7 @@ if os.environ.get("IGRESEARCH_OFFLINE") == "1":
     block_network()
 
 from .archive_cassette import cassette_from_archive
+from .build import build_tables
 from .cassettes import cassette_path, replay
 from .client import Client
 from .collect import collect
@@ -71,6 +72,7 @@ __all__ = [
     "Tables",
     "WrongPostError",
     "__version__",
+    "build_tables",
     "canonical_url",
     "cassette_from_archive",
     "cassette_path",

@@ -537,6 +537,11 @@ def tables(
     """Build the media, comments, owners, children and errors tables from an archive or a
     JSON Lines/JSON file of responses; print them, or (with --out) write them.
 
+    With --out, a JSON Lines file is read in batches, in bounded memory, and the folder keeps
+    what was converted (in .igresearch/): run the same command again after the archive grew
+    and only the new records are converted. If the archive was changed otherwise, every
+    table is built again, and the command says so.
+
     \b
     Examples:
       igresearch tables study.jsonl
@@ -552,6 +557,9 @@ def tables(
             f"--format {fmt} is for the files written with --out: add --out FOLDER, or drop "
             "--format to print the tables."
         )
+    if out and Path(source).suffix != ".json":  # a .json document is read whole anyway
+        _build(source, out, fmt, spreadsheet_safe)
+        return
     built = to_tables(source)
     if not out:
         _show_tables(built)
@@ -560,6 +568,19 @@ def tables(
     for path in paths:
         frame = getattr(built, path.stem, None)
         _echo(f"wrote {path}" + (f" ({frame.height} rows)" if frame is not None else ""))
+
+
+def _build(source: str, out: str, fmt: str, spreadsheet_safe: bool) -> None:
+    from .build import build_tables
+
+    built = build_tables(source, out, format=fmt, spreadsheet_safe=spreadsheet_safe)  # type: ignore[arg-type]
+    if built.rebuilt:
+        _echo(f"{out}: every table built again, because {built.rebuilt}.")
+    new = "new record" if built.converted == 1 else "new records"
+    _echo(f"converted {built.converted} {new} ({built.reused} converted before, reused)")
+    for path in built.paths:
+        rows = built.rows.get(path.stem)
+        _echo(f"wrote {path}" + (f" ({rows} rows)" if rows is not None else ""))
 
 
 def _show_tables(built: Any) -> None:

@@ -43,15 +43,18 @@ _SAFE = (
 )
 
 
-def datapackage(frames: Mapping[str, pl.DataFrame], *, spreadsheet_safe: bool) -> str:
+def datapackage(
+    frames: Mapping[str, pl.DataFrame | pl.LazyFrame], *, spreadsheet_safe: bool
+) -> str:
     """The ``datapackage.json`` text describing the CSVs ``<table>.csv`` written from `frames`.
 
     Parameters
     ----------
     frames
-        Table name -> the frame written to ``<table>.csv``, each with the columns of its
-        declaration in :mod:`igresearch.schema` or some of them (pseudonymised tables have no
-        URL columns); the descriptor names exactly the columns each frame has.
+        Table name -> the frame written to ``<table>.csv`` (or a LazyFrame of it: only its key
+        columns are read), each with the columns of its declaration in :mod:`igresearch.schema`
+        or some of them (pseudonymised tables have no URL columns); the descriptor names
+        exactly the columns each frame has.
     spreadsheet_safe
         Whether the CSVs were written spreadsheet-safe (see :meth:`igresearch.tables.Tables.write`).
 
@@ -100,14 +103,15 @@ def datapackage(frames: Mapping[str, pl.DataFrame], *, spreadsheet_safe: bool) -
     return json.dumps(descriptor, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _resource(name: str, frame: pl.DataFrame) -> dict[str, Any]:
+def _resource(name: str, frame: pl.DataFrame | pl.LazyFrame) -> dict[str, Any]:
     declared = {column.name: column for column in TABLES[name]}
+    columns = frame.collect_schema().names()
     schema: dict[str, Any] = {
-        "fields": [_field(declared[column]) for column in frame.columns],
+        "fields": [_field(declared[column]) for column in columns],
         "missingValues": [""],  # how polars writes null
     }
     key = _KEYS.get(name, ())
-    if key and set(key) <= set(frame.columns) and _is_key(frame, key):
+    if key and set(key) <= set(columns) and _is_key(frame.lazy(), key):
         schema["primaryKey"] = list(key)
     return {
         "name": name,
@@ -120,10 +124,18 @@ def _resource(name: str, frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def _is_key(frame: pl.DataFrame, key: tuple[str, ...]) -> bool:
+def _is_key(frame: pl.LazyFrame, key: tuple[str, ...]) -> bool:
     """Whether every row has `key` and no two rows share it."""
     columns = frame.select(key)
-    return columns.null_count().sum_horizontal().item() == 0 and not columns.is_duplicated().any()
+    nulls, shared = (
+        columns.select(
+            pl.sum_horizontal(pl.all().null_count()).alias("nulls"),
+            pl.struct(key).is_duplicated().any().alias("shared"),
+        )
+        .collect()
+        .row(0)
+    )
+    return bool(nulls == 0 and not shared)
 
 
 def _field(column: Column) -> dict[str, Any]:

@@ -245,13 +245,18 @@ def _records(source: Any) -> Iterator[tuple[str, Any]]:
         )
 
 
-def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
+def _check_file(path: Path) -> None:
+    """Raise unless `path` is a regular file (an archive or a file of responses, maybe)."""
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not an archive or a file of responses.")
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
     if not path.is_file():  # reading a named pipe would wait for a writer, /dev/zero forever
         raise _not_responses(path, "it is not a regular file (a device or a named pipe)")
+
+
+def _file_records(path: Path) -> Iterator[tuple[str, Any]]:
+    _check_file(path)
     if path.suffix == ".json":
         try:
             document = msgspec.json.decode(path.read_bytes())
@@ -323,27 +328,42 @@ class _Builder:
         self._media, self._errors = [], []
         self._parts = {table: [] for table in self._parts}
 
-    def tables(self) -> Tables:
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Each table's rows in the order added, not yet deduplicated (errors not resolved)."""
         self._flush()
-        frames = {
+        return {
             name: pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMAS[name])
             for name, parts in self._frames.items()
         }
-        # Sorted by key, so the same records give the same tables whatever their order (but
-        # among snapshots with equal keys and fetch times, the later record wins).
+
+    def tables(self) -> Tables:
+        frames = self.frames()
         return Tables(
-            media=latest(frames["media"], by=["media_id", "fetched_at"]).sort(
-                "media_id", "fetched_at", nulls_last=False
-            ),
-            comments=latest(frames["comments"], by="comment_id").sort(
-                "media_id", "created_at", "comment_id", nulls_last=False
-            ),
-            owners=_merge_owners(frames["owners"]).sort("owner_id"),
-            children=latest(
-                frames["children"], by=["parent_media_id", "position", "fetched_at"]
-            ).sort("parent_media_id", "position", "fetched_at", nulls_last=False),
+            **{name: _reduce(name, frames[name]) for name in _ORDER},
             errors=_resolve(frames["errors"], frames["media"]),
         )
+
+
+#: Each keyed table's key (one row per key: the latest snapshot) and sort order; igresearch.build
+#: ranges over the first column of the order.
+_ORDER = {
+    "media": (["media_id", "fetched_at"], ["media_id", "fetched_at"]),
+    "comments": (["comment_id"], ["media_id", "created_at", "comment_id"]),
+    "owners": (["owner_id"], ["owner_id"]),
+    "children": (
+        ["parent_media_id", "position", "fetched_at"],
+        ["parent_media_id", "position", "fetched_at"],
+    ),
+}
+
+
+def _reduce(name: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """A keyed table's rows, in the order added -> the table: one row per key, sorted by key, so
+    the same records give the same tables whatever their order (but among snapshots with equal
+    keys and fetch times, the later record wins)."""
+    key, order = _ORDER[name]
+    kept = _merge_owners(rows) if name == "owners" else latest(rows, by=key)
+    return kept.sort(order, nulls_last=False)
 
 
 def _resolve(errors: pl.DataFrame, media: pl.DataFrame) -> pl.DataFrame:
