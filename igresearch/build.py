@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from .archive import preview
 from .datapackage import datapackage
 from .decode import decode_line
 from .files import atomic_path, make_folder, write_text
+from .lines import preview
 from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS
 from .tables import (

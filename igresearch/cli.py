@@ -548,6 +548,7 @@ def tables(
       igresearch tables study.jsonl --out tables/
       igresearch tables study.jsonl --out tables-csv/ --format csv --spreadsheet-safe
     """
+    from .lines import compression
     from .tables import to_tables
 
     if spreadsheet_safe and (fmt != "csv" or not out):
@@ -557,9 +558,9 @@ def tables(
             f"--format {fmt} is for the files written with --out: add --out FOLDER, or drop "
             "--format to print the tables."
         )
-    if out and Path(source).suffix != ".json":  # a .json document is read whole anyway
-        _build(source, out, fmt, spreadsheet_safe)
-        return
+    if out and Path(source).suffix != ".json" and compression(Path(source)) is None:
+        _build(source, out, fmt, spreadsheet_safe)  # a .json document, a compressed archive:
+        return  # read whole
     built = to_tables(source)
     if not out:
         _show_tables(built)
