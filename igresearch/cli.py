@@ -314,6 +314,34 @@ def main() -> None:
     """
 
 
+@main.command(short_help="A new study repository: notebook, Makefile, CI, README.")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
+def init(directory: str, force: bool) -> None:
+    """Write a ready study repository into DIRECTORY: urls.txt, notebooks/analysis.ipynb, a
+    Makefile (collect, cassette, report, verify, test), .gitignore, a CI workflow
+    (.github/workflows/study.yml), requirements.txt and README.md.
+
+    A folder that is not empty is refused unless --force; even then, a file you changed since
+    init wrote it is kept, never overwritten.
+
+    \b
+    Examples:
+      igresearch init my_study
+      igresearch init my_study --force
+    """
+    from .study import init_study
+
+    try:
+        done = init_study(directory, force=force)
+    except FileExistsError as error:
+        raise click.UsageError(str(error)) from None
+    for name in done.written:
+        _echo(f"wrote {Path(directory) / name}")
+    for name in done.kept:
+        _echo(f"kept {Path(directory) / name} (changed since init wrote it)")
+
+
 @main.command(short_help="One post's metadata as JSON (one paid request).")
 @click.argument("url")
 @channel_option

@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from .files import make_folder, write_text
 from .schema import SCHEMA_VERSION, data_dictionary
 from .tables import Tables, read_tables, to_tables
 
-__all__ = ["dataset_citation", "software_citation", "write_report"]
+__all__ = ["dataset_citation", "methods", "software_citation", "write_report"]
 
 _CAPTIONS = {
     "scatter": "Likes against plays, log-log, with 1%, 5% and 10% like-rate guide lines.",
@@ -113,14 +114,18 @@ def dataset_citation(report: str | os.PathLike[str]) -> str:
             "(write_report) makes one."
         )
     try:
-        provenance = json.loads(path.read_text(encoding="utf-8"))
-        first, last = provenance["collection_window"]
-        media = provenance["checksums"].get("tables/media.parquet", "")
-        channels = ", ".join(provenance["channels"])
-        facts = (provenance["posts"], provenance["igresearch_version"], provenance["pseudonymized"])
+        return _citation(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path} is not a report's provenance ({type(error).__name__}).") from None
-    posts, version, pseudonymized = facts
+
+
+def _citation(provenance: dict[str, Any]) -> str:
+    """The dataset citation of a report's provenance (its checksums give the media table's)."""
+    first, last = provenance["collection_window"]
+    media = provenance["checksums"].get("tables/media.parquet", "")
+    channels = ", ".join(provenance["channels"])
+    posts, version = provenance["posts"], provenance["igresearch_version"]
+    pseudonymized = provenance["pseudonymized"]
     return (
         f"Instagram video metadata for {posts} posts, collected "
         f"{_day(first)} to {_day(last)} through the memories.ai Instagram video metadata API "
@@ -140,10 +145,11 @@ def write_report(
 
     `out` receives ``tables/`` (parquet with provenance in its key-value and Arrow schema
     metadata, and spreadsheet-safe CSV, see :meth:`Tables.write`), ``figures/`` (PNG and
-    SVG), ``data-dictionary.md``, ``provenance.json``, ``report.md``, ``report.html`` and
-    ``SHA256SUMS``. The pages give the collection window, channels, outcome counts and attrition
-    (for an archive), versions, the SHA-256 of the source and of every other file, and a
-    citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers every file, the pages included.
+    SVG), ``data-dictionary.md``, ``provenance.json``, ``methods.md`` (:func:`methods`),
+    ``report.md``, ``report.html`` and ``SHA256SUMS``. The pages give the collection window,
+    channels, outcome counts and attrition (for an archive), versions, the SHA-256 of the source
+    and of every other file, and a citation; ``SHA256SUMS`` (for ``sha256sum -c``) covers
+    every file, the pages included.
     With `salt`, the tables are pseudonymised first
     (:func:`igresearch.pseudonymize.pseudonymize`) and the report lists no URLs.
 
@@ -178,9 +184,11 @@ def write_report(
     written += save_all(tables.media, folder / "figures", formats=("png", "svg"), private=private)
     written.append(write(folder / "data-dictionary.md", data_dictionary()))
     provenance["checksums"] = {_name(p, folder): _sha256(p) for p in sorted(written)}
+    citation = _citation(provenance)
+    write(folder / "methods.md", methods(provenance, citation))
+    provenance["checksums"]["methods.md"] = _sha256(folder / "methods.md")
     write(folder / "provenance.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     provenance["checksums"]["provenance.json"] = _sha256(folder / "provenance.json")
-    citation = dataset_citation(folder)
     pages = [
         write(folder / "report.md", _markdown(provenance, tables, citation, generated)),
         write(folder / "report.html", _html(provenance, tables, citation, generated)),
@@ -188,6 +196,64 @@ def write_report(
     sums = provenance["checksums"] | {_name(p, folder): _sha256(p) for p in pages}
     write(folder / "SHA256SUMS", "".join(f"{d}  {n}\n" for n, d in sorted(sums.items())))
     return pages[1]
+
+
+def methods(provenance: dict[str, Any], citation: str) -> str:
+    """A methods-section paragraph (Markdown) from a report's provenance: the collection window,
+    channel(s), outcomes and attrition, versions, checksums and citations. It says nothing of
+    when it was written, so the same provenance gives the same bytes.
+
+    Examples
+    --------
+    >>> from igresearch.report import methods
+    >>> provenance = {
+    ...     "collection_window": ["2026-01-02T03:04:05+00:00", "2026-01-09T00:00:00+00:00"],
+    ...     "channels": ["apify"], "posts": 2, "outcomes": {"ok": 2, "unavailable": 1, "failed": 0},
+    ...     "igresearch_version": "0.1.0", "python": "3.12.3", "platform": "Linux x86_64",
+    ...     "dependencies": {"polars": "1.30.0"}, "pseudonymized": False,
+    ...     "source_sha256": "ab" * 32, "checksums": {"tables/media.parquet": "cd" * 32},
+    ... }
+    >>> print(methods(provenance, "Dataset citation."))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    # Methods
+    <BLANKLINE>
+    Instagram video metadata was collected from 2026-01-02 to 2026-01-09 (UTC) through the
+    memories.ai Instagram video metadata API (channel apify) with igresearch 0.1.0 (Python
+    3.12.3 on Linux x86_64; polars 1.30.0). Of 3 posts requested, 2 were stored, 1 was
+    unavailable (deleted, private or login-walled) and 0 failed...
+    """
+    first, last = provenance["collection_window"]
+    channels = ", ".join(provenance["channels"]) or "unknown"
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(provenance["dependencies"].items()))
+    text = (
+        f"Instagram video metadata was collected from {_day(first)} to {_day(last)} (UTC) "
+        f"through the memories.ai Instagram video metadata API (channel {channels}) with "
+        f"igresearch {provenance['igresearch_version']} (Python {provenance['python']} on "
+        f"{provenance['platform']}; {versions})."
+    )
+    outcomes = provenance.get("outcomes")
+    if outcomes:
+        ok, unavailable, failed = (outcomes.get(k, 0) for k in _OUTCOMES)
+        text += (
+            f" Of {sum(outcomes.values())} posts requested, {ok} were stored, {unavailable} "
+            f"{'was' if unavailable == 1 else 'were'} unavailable (deleted, private or "
+            f"login-walled) and {failed} failed; the report lists each post not stored, and why."
+        )
+    else:
+        text += f" The tables describe {provenance['posts']} posts."
+    if provenance["pseudonymized"]:
+        text += (
+            " Account and post identifiers, usernames and names were replaced by salted "
+            "HMAC-SHA256 pseudonyms and URLs removed."
+        )
+    if provenance["source_sha256"]:
+        text += f" The archive has SHA-256 {provenance['source_sha256']}."
+    media = provenance["checksums"].get("tables/media.parquet", "unknown")
+    text += (
+        f" The media table (tables/media.parquet) has SHA-256 {media}; SHA256SUMS lists every "
+        f"file of the report. Data: {citation} Software: {software_citation()}"
+    )
+    wrapped = textwrap.fill(text, width=96, break_long_words=False, break_on_hyphens=False)
+    return f"# Methods\n\n{wrapped}\n"
 
 
 def _generated_at() -> str:

@@ -302,6 +302,8 @@ def test_the_wheel_ships_the_cassettes(tmp_path: Path) -> None:
         assert f"igresearch/bundled/{name}" in names
     assert "igresearch/data/documented_example.json" in names
     assert "igresearch/py.typed" in names
+    for name in ("Makefile", "gitignore", "github/workflows/study.yml", "notebooks/analysis.ipynb"):
+        assert f"igresearch/templates/study/{name}" in names  # what igresearch init writes
     assert (
         json.loads(zipfile.ZipFile(wheel).read("igresearch/data/documented_example.json"))["code"]
         == "0000"

@@ -143,7 +143,7 @@ def test_commands_are_listed_in_workflow_order(runner: CliRunner) -> None:
     listed = [line.split()[0] for line in lines]
     assert listed == [name for name in WORKFLOW if name in main.commands]
     assert set(listed) == set(main.commands), "every command is listed"
-    assert listed[:3] == ["collect", "status", "tables"] and listed[-1] == "demo"
+    assert listed[:4] == ["init", "collect", "status", "tables"] and listed[-1] == "demo"
 
 
 def test_a_command_added_later_takes_its_place_in_the_workflow() -> None:

@@ -290,7 +290,9 @@ def test_with_source_date_epoch_every_file_is_byte_identical(
     epoch = "1767225600"  # 2026-01-01T00:00:00Z
     one = _report_at(demo, tmp_path / "one", monkeypatch, datetime(2031, 1, 1, tzinfo=UTC), epoch)
     two = _report_at(demo, tmp_path / "two", monkeypatch, datetime(2032, 2, 2, tzinfo=UTC), epoch)
-    assert set(one) == set(two) and len(one) == 27  # 25, SPREADSHEET-SAFE.txt, datapackage.json
+    assert (
+        set(one) == set(two) and len(one) == 28
+    )  # 25, SPREADSHEET-SAFE.txt, datapackage.json, methods.md
     assert [name for name in sorted(one) if one[name] != two[name]] == []
     assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.md"]
     assert b"Generated 2026-01-01T00:00:00+00:00 by igresearch" in one["report.html"]
@@ -426,3 +428,23 @@ def test_each_median_stands_next_to_the_reels_it_is_computed_from(
     page = (report / "report.html").read_text(encoding="utf-8")
     assert "<th>reels</th><th>reels with like_rate</th><th>median like_rate (%)</th>" in page
     assert "<td>synthetic_local_market</td><td>7</td><td>6</td><td>9.19</td><td>7</td>" in page
+
+
+def test_methods_md_is_a_methods_paragraph_from_the_provenance(report: Path) -> None:
+    """Issue 15, item 5: the methods paragraph a study's README points to, listed and checked
+    like every other file, and the same bytes for the same provenance (no time in it)."""
+    from igresearch.report import dataset_citation, methods
+
+    provenance = json.loads((report / "provenance.json").read_text(encoding="utf-8"))
+    text = (report / "methods.md").read_text(encoding="utf-8")
+    assert provenance["checksums"]["methods.md"] == hashlib.sha256(text.encode()).hexdigest()
+    assert text == methods(provenance, dataset_citation(report))
+    assert text.startswith("# Methods\n\n") and max(map(len, text.splitlines())) <= 96
+    flat = " ".join(text.split())
+    assert "collected from 2026-03-02 to 2026-03-04 (UTC)" in flat
+    assert "API (channel apify) with igresearch 0.1.0 (Python " in flat
+    assert "Of 64 posts requested, 60 were stored, 4 were unavailable" in flat
+    assert f"The archive has SHA-256 {provenance['source_sha256']}." in flat
+    media = provenance["checksums"]["tables/media.parquet"]
+    assert f"(tables/media.parquet) has SHA-256 {media};" in flat
+    assert f"Data: {dataset_citation(report)} Software: {software_citation()}" in flat

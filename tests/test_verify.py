@@ -70,12 +70,12 @@ def _verify(*args: str) -> Any:
 
 def test_an_untouched_report_verifies(report: Path) -> None:
     files = sorted(p.relative_to(report).as_posix() for p in report.rglob("*") if p.is_file())
-    assert len(files) == 27
+    assert len(files) == 28  # with methods.md
     assert _listed(report) == [name for name in files if name != "SHA256SUMS"]
 
     result = _verify(str(report))
 
-    assert (result.exit_code, result.output) == (0, "verified 26 files\n")
+    assert (result.exit_code, result.output) == (0, "verified 27 files\n")
     assert verify_report(report) == igresearch.verify_report(report)
     assert verify_report(report).ok
 
@@ -267,7 +267,7 @@ def test_the_report_verifies_from_its_cassette_and_says_when_figures_are_not_com
         f"tables equal to those rebuilt from {cassette}",
         "figures not compared: the report was made with matplotlib "
         f"{here['dependencies']['matplotlib']} (here 0.1)",
-        "verified 26 files",
+        "verified 27 files",
     ]
 
 
