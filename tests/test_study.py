@@ -184,7 +184,9 @@ def test_the_studys_make_test_replays_offline_and_verifies_its_report(
     init_study(study)
     notebook = (study / "notebooks/analysis.ipynb").read_bytes()
     cassette_from_archive(demo / "archive.jsonl", study / "cassette.yaml")
-    env = {k: v for k, v in os.environ.items() if k != "MEMORIES_API_KEY"}
+    # The study's own make, not a sub-make of the suite's (which would print its directories).
+    outer = ("MEMORIES_API_KEY", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     run = subprocess.run(
         ["make", "test"], cwd=study, env=env, capture_output=True, text=True, check=False
