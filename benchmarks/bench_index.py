@@ -34,11 +34,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from before_issue14 import full_parse_attrition, full_parse_index
 
 OUT = Path(__file__).resolve().parent / "out"
 SEED = 20261130
@@ -117,46 +118,6 @@ def ensure_archive(records: int, snapshots: int) -> Path:
     return path
 
 
-# --- the way before issue 14, for reference
-
-
-def full_index(path: str) -> dict[tuple[str, str], list[Any]]:
-    """Every record parsed whole; per key [latest record, latest stored record, newest time]."""
-    from igresearch.archive import read_archive
-
-    entries: dict[tuple[str, str], list[Any]] = {}
-    for record in read_archive(path):
-        key = (str(record.get("shortcode")), str(record.get("channel")))
-        entry = entries.setdefault(key, [record, None, None])
-        entry[0] = record
-        if str(record.get("outcome")) in ("ok", "unavailable"):
-            entry[1] = record
-            text = record.get("fetched_at")
-            try:
-                when = datetime.fromisoformat(text) if isinstance(text, str) else None
-            except ValueError:
-                when = None
-            if when is not None and (entry[2] is None or when > entry[2]):
-                entry[2] = when
-    return entries
-
-
-def full_attrition(path: str) -> tuple[dict[str, int], list[tuple[str, ...]]]:
-    from igresearch.archive import _reason
-    from igresearch.outcomes import category
-
-    counts: Counter[str] = Counter()
-    lost = []
-    for latest, stored, _ in full_index(path).values():
-        record = stored or latest
-        outcome = str(record.get("outcome"))
-        counts[outcome] += 1
-        if outcome != "ok":
-            url, channel = str(record.get("url")), str(record.get("channel"))
-            lost.append((url, channel, outcome, _reason(record), category(record)))
-    return dict(counts), lost
-
-
 # --- the methods, each in its own child process
 
 
@@ -172,7 +133,7 @@ def _work(method: str, path: str) -> Callable[[], Any]:
     def full() -> Any:
         return [
             (key, str(latest.get("outcome")), stored is not None, newest)
-            for key, (latest, stored, newest) in full_index(path).items()
+            for key, (latest, stored, newest) in full_parse_index(path).items()
         ]
 
     def attrition() -> Any:
@@ -183,7 +144,7 @@ def _work(method: str, path: str) -> Callable[[], Any]:
         "index": index,
         "full-index": full,
         "attrition": attrition,
-        "full-attrition": lambda: full_attrition(path),
+        "full-attrition": lambda: full_parse_attrition(path),
     }[method]
 
 

@@ -12,6 +12,7 @@ be shared (a pseudonymised report), which then follows the umask.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -19,7 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_path", "make_folder", "open_private_append", "write_bytes", "write_text"]
+__all__ = [
+    "atomic_path",
+    "make_folder",
+    "open_private_append",
+    "sha256",
+    "write_bytes",
+    "write_text",
+]
 
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
@@ -108,3 +116,12 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of the file at `path`, read a MiB at a time, as ``sha256sum`` prints it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import importlib.metadata
 import json
@@ -24,7 +23,7 @@ from .archive import Attrition, check_archive
 from .client import CHANNELS
 from .controls import oneline
 from .errors import ArchiveFormatError
-from .files import make_folder, write_text
+from .files import make_folder, sha256, write_text
 from .schema import SCHEMA_VERSION, data_dictionary
 from .tables import Tables, read_tables, to_tables
 
@@ -183,17 +182,17 @@ def write_report(
     written += tables.write(folder / "tables", format="csv", spreadsheet_safe=True, private=private)
     written += save_all(tables.media, folder / "figures", formats=("png", "svg"), private=private)
     written.append(write(folder / "data-dictionary.md", data_dictionary()))
-    provenance["checksums"] = {_name(p, folder): _sha256(p) for p in sorted(written)}
+    provenance["checksums"] = {_name(p, folder): sha256(p) for p in sorted(written)}
     citation = _citation(provenance)
     write(folder / "methods.md", methods(provenance, citation))
-    provenance["checksums"]["methods.md"] = _sha256(folder / "methods.md")
+    provenance["checksums"]["methods.md"] = sha256(folder / "methods.md")
     write(folder / "provenance.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-    provenance["checksums"]["provenance.json"] = _sha256(folder / "provenance.json")
+    provenance["checksums"]["provenance.json"] = sha256(folder / "provenance.json")
     pages = [
         write(folder / "report.md", _markdown(provenance, tables, citation, generated)),
         write(folder / "report.html", _html(provenance, tables, citation, generated)),
     ]
-    sums = provenance["checksums"] | {_name(p, folder): _sha256(p) for p in pages}
+    sums = provenance["checksums"] | {_name(p, folder): sha256(p) for p in pages}
     write(folder / "SHA256SUMS", "".join(f"{d}  {n}\n" for n, d in sorted(sums.items())))
     return pages[1]
 
@@ -286,7 +285,7 @@ def _provenance(
     window = [None, None] if fetched.is_empty() else [fetched.min(), fetched.max()]
     return {
         "source": source.name,
-        "source_sha256": _sha256(source) if source.is_file() else None,
+        "source_sha256": sha256(source) if source.is_file() else None,
         "collection_window": [w.isoformat() if isinstance(w, datetime) else None for w in window],
         "channels": sorted(tables.media["channel"].drop_nulls().unique().to_list()),
         "posts": tables.media["media_id"].n_unique(),
@@ -565,14 +564,6 @@ def _figure_names(provenance: dict[str, Any]) -> list[str]:
 def _name(path: Path, folder: Path) -> str:
     """`path` relative to `folder`, with ``/`` on every platform (as ``SHA256SUMS`` needs)."""
     return path.relative_to(folder).as_posix()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _version(package: str) -> str:

@@ -16,7 +16,6 @@ file that is a link out of the folder, or not a regular file, is named, never re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
 import json
 import os
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from .files import sha256
 
 __all__ = ["Verification", "verify_report"]
 
@@ -249,15 +250,7 @@ def _inside(folder: Path, name: str) -> str:
 
 def _digest(folder: Path, name: str) -> str:
     """The SHA-256 of ``folder/name``, or why it was not read (see :func:`_inside`)."""
-    return _inside(folder, name) or _sha256(folder / name)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _inside(folder, name) or sha256(folder / name)
 
 
 def _compare(
@@ -342,7 +335,7 @@ def _check_source(source: Path, recorded: Any, problems: list[str], notes: list[
     if not isinstance(recorded, str):
         notes.append("source_sha256 not compared: the report names none (made from tables)")
         return
-    if _sha256(source) != recorded:
+    if sha256(source) != recorded:
         problems.append(f"differs: {source} (from the report's source_sha256)")
     else:
         notes.append(f"{source} has the report's source_sha256")
@@ -413,7 +406,7 @@ def _compare_figures(
         for name in listed | set(redrawn)
         if name not in redrawn
         or name not in listed
-        or _digest(folder, name) != _sha256(redrawn[name])
+        or _digest(folder, name) != sha256(redrawn[name])
     )
     problems += [f"differs from the source: {name} (redrawn)" for name in differing]
     if not differing:

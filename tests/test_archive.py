@@ -9,24 +9,21 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
+from before_issue14 import full_parse_attrition, full_parse_index
 
 from igresearch import collect
 from igresearch.archive import (
     ArchiveWriter,
     Attrition,
-    _reason,
     check_archive,
     index_archive,
     read_archive,
 )
 from igresearch.errors import ArchiveFormatError, ArchiveLockedError
-from igresearch.outcomes import category
 from igresearch.tables import to_tables
 from igresearch.testing import FakeAPI
 
@@ -340,40 +337,6 @@ def test_attack_an_archive_that_is_a_device_or_a_named_pipe_is_refused_before_pa
 
 
 # --- issue 14, item 5: the index reads a few fields of each line, with the same results
-
-
-def full_parse_index(path: Path) -> dict[tuple[str, str], list[Any]]:
-    """The index as it was before issue 14: whole records parsed and kept, [latest record,
-    latest stored record, newest fetched_at] per key."""
-    entries: dict[tuple[str, str], list[Any]] = {}
-    for whole in read_archive(path):
-        key = (str(whole.get("shortcode")), str(whole.get("channel")))
-        entry = entries.setdefault(key, [whole, None, None])
-        entry[0] = whole
-        if str(whole.get("outcome")) in ("ok", "unavailable"):
-            entry[1] = whole
-            text = whole.get("fetched_at")
-            try:
-                when = datetime.fromisoformat(text) if isinstance(text, str) else None
-            except ValueError:
-                when = None
-            if when is not None and (entry[2] is None or when > entry[2]):
-                entry[2] = when
-    return entries
-
-
-def full_parse_attrition(path: Path) -> tuple[dict[str, int], list[tuple[str, ...]]]:
-    """``Attrition.of`` as it was before issue 14, on :func:`full_parse_index`."""
-    counts: Counter[str] = Counter()
-    lost = []
-    for latest, stored, _ in full_parse_index(path).values():
-        chosen = stored or latest
-        outcome = str(chosen.get("outcome"))
-        counts[outcome] += 1
-        if outcome != "ok":
-            url, channel = str(chosen.get("url")), str(chosen.get("channel"))
-            lost.append((url, channel, outcome, _reason(chosen), category(chosen)))
-    return dict(counts), lost
 
 
 def assert_same_as_full_parse(path: Path, reference: Path | None = None) -> None:
