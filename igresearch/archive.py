@@ -437,12 +437,12 @@ class Attrition:
 
     def _repr_html_(self) -> str:
         """Jupyter's view: outcome counts and the first posts not stored, every value escaped."""
-        from .display import posts, section, table
+        from .display import count, section, table
 
         shown = 20
         more = len(self.lost) - shown
         return section(
-            f"Attrition: {posts(sum(self.counts.values()))}",
+            f"Attrition: {count(sum(self.counts.values()), 'post')}",
             table(("outcome", "posts"), sorted(self.counts.items())),
             table(
                 ("outcome", "channel", "url", "reason"),

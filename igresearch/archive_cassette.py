@@ -25,6 +25,7 @@ from . import __version__
 from .archive import STORED, read_archive
 from .cassettes import _dump, read_cassette
 from .client import CHANNELS, DEFAULT_BASE_URL, ENDPOINT
+from .display import count
 from .files import write_bytes
 from .outcomes import category
 from .pseudonymize import Pseudonymizer, check_salt
@@ -44,15 +45,13 @@ class Written:
 
     def describe(self) -> str:
         """One line for people, e.g. ``wrote study.yaml: 12 recordings``."""
-        line = (
-            f"wrote {self.path}: {self.recordings} recording{'' if self.recordings == 1 else 's'}"
-        )
+        line = f"wrote {self.path}: {count(self.recordings, 'recording')}"
         if not self.left_out:
             return line
         total = sum(self.left_out.values())
-        why = ", ".join(f"{count} {name}" for name, count in sorted(self.left_out.items()))
+        why = ", ".join(f"{number} {name}" for name, number in sorted(self.left_out.items()))
         return (
-            f"{line}; {total} failed record{'' if total == 1 else 's'} left out (a failed "
+            f"{line}; {count(total, 'failed record')} left out (a failed "
             f"request holds no answer to replay: {why})"
         )
 

@@ -20,6 +20,7 @@ from . import __version__
 from .client import CHANNELS, MAX_RETRY_BUDGET_S, MAX_TIMEOUT_S
 from .collect import MAX_RATE, MIN_RATE
 from .controls import ABOVE_C0, oneline
+from .display import count
 from .errors import ArchiveFormatError, CassetteError, IgResearchError, InvalidURLError
 
 if TYPE_CHECKING:
@@ -492,7 +493,7 @@ def _print_plan(plan: Plan, price: float) -> None:
     if plan.valid == 0 and plan.invalid:
         where, _text, reason = plan.invalid[0]
         others = len(plan.invalid) - 1
-        more = f" ({others} more invalid {'line' if others == 1 else 'lines'})" if others else ""
+        more = f" ({count(others, 'more invalid line')})" if others else ""
         raise _Failure(f"No valid URL. {where}: {reason}{more}", EXIT_BAD_INPUT)
     for where, _text, reason in plan.invalid:
         _echo(f"Skipped {where}: {reason}", err=True)
@@ -605,8 +606,8 @@ def _build(source: str, out: str, fmt: str, spreadsheet_safe: bool) -> None:
     built = build_tables(source, out, format=fmt, spreadsheet_safe=spreadsheet_safe)  # type: ignore[arg-type]
     if built.rebuilt:
         _echo(f"{out}: every table built again, because {built.rebuilt}.")
-    new = "new record" if built.converted == 1 else "new records"
-    _echo(f"converted {built.converted} {new} ({built.reused} converted before, reused)")
+    converted = count(built.converted, "new record")
+    _echo(f"converted {converted} ({built.reused} converted before, reused)")
     for path in built.paths:
         rows = built.rows.get(path.stem)
         _echo(f"wrote {path}" + (f" ({rows} rows)" if rows is not None else ""))
@@ -708,7 +709,6 @@ def record(
     """
     from .archive import read_archive
     from .archive_cassette import add_recordings
-    from .collect import _count
     from .demo import recorded_posts
     from .urls import parse_shortcode
 
@@ -728,7 +728,7 @@ def record(
         finally:  # even after an error: the answers stored were paid for
             added = add_recordings(cassette, list(read_archive(path))[before:])
     unchanged = "" if added else " unchanged"
-    _echo(f"Cassette: {cassette}{unchanged} ({_count(added, 'new recording')})", err=True)
+    _echo(f"Cassette: {cassette}{unchanged} ({count(added, 'new recording')})", err=True)
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
 
 
@@ -854,10 +854,9 @@ def verify(report_dir: str, source: str | None) -> None:
     for line in (*result.problems, *result.notes):
         _echo(line)
     if not result.ok:
-        count = len(result.problems)
+        problems = count(len(result.problems), "problem")
         raise _Failure(
-            f"{report_dir} does not verify ({count} {'problem' if count == 1 else 'problems'} "
-            "above).",
+            f"{report_dir} does not verify ({problems} above).",
             EXIT_API_ERROR,
         )
     _echo(f"verified {result.files} files")

@@ -26,6 +26,7 @@ from typing import Any
 from . import __version__, cassettes
 from .archive import ARCHIVE_VERSION, STORED, ArchiveWriter, check_appendable, index_archive
 from .client import Client
+from .display import count
 from .errors import (
     APIError,
     AuthError,
@@ -179,7 +180,7 @@ class Plan:
             )
         recorded = f"; {self.already_recorded} already recorded" if self.already_recorded else ""
         return (
-            f"{_count(self.valid, 'valid URL')} ({_count(self.duplicates, 'duplicate')}, "
+            f"{count(self.valid, 'valid URL')} ({count(self.duplicates, 'duplicate')}, "
             f"{len(self.invalid)} invalid); {archived}{recorded}; "
             f"{len(self.to_request)} to request, about {self.cost(price):.2f} USD."
         )
@@ -418,7 +419,7 @@ class Summary:
         lines = [plan.describe(self.price)] if with_plan else []
         if self.dry_run:
             lines.append(
-                f"Dry run: would make {_count(len(plan.to_request), 'request')}, about "
+                f"Dry run: would make {count(len(plan.to_request), 'request')}, about "
                 f"{plan.cost(self.price):.2f} USD at {self.price:g} USD each. "
                 "Nothing was requested."
             )
@@ -807,10 +808,6 @@ class _Run:
             client.close()
         if self.bar is not None:
             self.bar.close()
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _progress_bar(total: int) -> Any:

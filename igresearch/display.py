@@ -1,4 +1,5 @@
-"""How igresearch's results show themselves in Jupyter: small HTML tables, every value escaped.
+"""How igresearch's results show themselves: counted nouns (``1 post``, ``2 posts``) and, in
+Jupyter, small HTML tables, every value escaped.
 
 Values come from strangers (usernames, captions, server messages): each is shown as text, its
 control characters visible as ``\\xNN`` (:func:`igresearch.controls.oneline`) and HTML-escaped,
@@ -13,7 +14,7 @@ from typing import Any
 
 from .controls import oneline
 
-__all__ = ["posts", "section", "table", "text"]
+__all__ = ["count", "section", "table", "text"]
 
 #: The longest value shown in a cell; a longer one is cut with an ellipsis.
 MAX_CELL = 80
@@ -39,6 +40,6 @@ def section(title: str, *parts: str) -> str:
     return f"<div><strong>{html.escape(title)}</strong>" + "".join(parts) + "</div>"
 
 
-def posts(count: int) -> str:
-    """``1 post``, ``2 posts``."""
-    return f"{count} post{'' if count == 1 else 's'}"
+def count(number: int, noun: str) -> str:
+    """`number` and `noun`, plural unless the number is 1: ``1 post``, ``2 posts``."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -62,7 +62,7 @@ class Tables:
     def _repr_html_(self) -> str:
         """Jupyter's view: rows per table, the collection window, errors by kind and the first
         media rows, every value escaped."""
-        from .display import posts, section, table, text
+        from .display import count, section, table, text
 
         fetched = self.media["fetched_at"].drop_nulls().sort().dt.strftime("%Y-%m-%d %H:%M")
         if len(fetched):
@@ -72,7 +72,7 @@ class Tables:
         kinds = self.errors["kind"].value_counts(sort=True).rows()
         preview = self.media.select(c for c in _PREVIEW if c in self.media.columns).head(5)
         return section(
-            f"Tables: {posts(self.media['media_id'].n_unique())}",
+            f"Tables: {count(self.media['media_id'].n_unique(), 'post')}",
             f"<p>{text(window)}</p>",
             table(("table", "rows"), ((name, getattr(self, name).height) for name in _NAMES)),
             table(("error kind", "records"), kinds) if kinds else "",
