@@ -44,7 +44,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_tables import _Corpus  # noqa: E402  (the corpus of the tables benchmark)
+from bench_tables import _commit, _Corpus, _verdict, _versions  # noqa: E402  (shared)
 
 OUT = HERE / "out"
 SEED = 20261130
@@ -354,39 +353,10 @@ def _median(step: str, archive: Path, out: Path, repeat: int) -> dict[str, Any]:
     }
 
 
-def _versions() -> str:
-    found = []
-    for name in ("polars", "pyarrow", "msgspec", "pandas", "orjson"):
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{name} missing")
-    return ", ".join(found)
-
-
-def _commit() -> str:
-    try:
-
-        def git(*args: str) -> str:
-            done = subprocess.run(
-                ["git", *args], capture_output=True, text=True, check=True, cwd=HERE
-            )
-            return done.stdout.strip()
-
-        head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "-uno")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"{head} (uncommitted changes)" if dirty else head
-
-
 def _line(label: str, result: dict[str, Any], extra: str = "") -> str:
     if result.get("failed"):
         return f"{label:<50} failed"
     return f"{label:<50} {result['seconds']:9.2f} s {result['peak_rss_mb']:9.0f} MB  {extra}"
-
-
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -438,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\nbench_scale: {records:,} records ({reels:,} reels x {DAYS} daily snapshots), "
         f"{size / 1e9:.2f} GB of JSON Lines"
     )
+    versions = _versions(("polars", "pyarrow", "msgspec", "pandas", "orjson"))
     print(
-        f"commit {_commit()}; Python {platform.python_version()}; {_versions()}; "
+        f"commit {_commit()}; Python {platform.python_version()}; {versions}; "
         f"{os.cpu_count()} cores"
     )
     print(f"{'step':<50} {'time':>11} {'peak RSS':>12}")

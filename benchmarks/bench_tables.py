@@ -414,8 +414,8 @@ def _run(method: str, path: Path) -> dict[str, Any] | None:
     return result
 
 
-def _versions() -> str:
-    names = ("polars", "msgspec", "pandas", "orjson")
+def _versions(names: tuple[str, ...] = ("polars", "msgspec", "pandas", "orjson")) -> str:
+    """The versions of the packages measured, by name."""
     found = []
     for name in names:
         try:
