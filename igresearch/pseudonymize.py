@@ -199,11 +199,18 @@ def pseudonymize(tables: Tables, salt: str) -> Tables:
                 .then(pl.col("music_artist"))
                 .otherwise(_replace("music_artist", pl.String(), artists))
             )
-        if table == "errors":
-            columns.append(pl.col("category").alias("reason"))
         frame = frame.with_columns(columns)
+        if table == "errors":
+            frame = reasons_as_categories(frame)
         frames[table] = frame.drop(c for c in frame.columns if c.endswith("url"))
     return Tables(**frames)
+
+
+def reasons_as_categories(errors: pl.DataFrame) -> pl.DataFrame:
+    """The errors table with each ``reason`` (the server's words, which can name people and
+    quote URLs) replaced by its ``category``, which quotes no one: as pseudonymised tables give
+    it."""
+    return errors.with_columns(reason=pl.col("category"))
 
 
 def check_salt(salt: str | None) -> None:

@@ -285,13 +285,11 @@ def _compare(
         candidates = {"": rebuilt}
         salt = salt or os.environ.get("IGRESEARCH_SALT")
         if provenance.get("pseudonymized"):
-            from .pseudonymize import pseudonymize
+            from .pseudonymize import pseudonymize, reasons_as_categories
 
             # A public cassette's answers hold pseudonyms already; its reasons become categories
             # as pseudonymize() makes them.
-            public = dataclasses.replace(
-                rebuilt, errors=rebuilt.errors.with_columns(reason=pl.col("category"))
-            )
+            public = dataclasses.replace(rebuilt, errors=reasons_as_categories(rebuilt.errors))
             candidates = {" (its pseudonyms as they are)": public}
             if salt:
                 with_salt = {" (pseudonymised with the salt)": pseudonymize(rebuilt, salt)}
