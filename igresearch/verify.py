@@ -270,9 +270,10 @@ def _compare(
     named = str(provenance.get("source"))
     with tempfile.TemporaryDirectory(prefix="igresearch-verify-") as scratch:
         archive = Path(scratch) / (named if re.fullmatch(_PART, named) else source.name)
+        cassette = source.is_file() and _is_cassette(source)
         if source.is_dir():
             rebuilt = read_tables(source)
-        elif _is_cassette(source):
+        elif cassette:
             from .demo import collect_from_cassette
 
             collect_from_cassette(source, archive)
@@ -295,7 +296,7 @@ def _compare(
                 with_salt = {" (pseudonymised with the salt)": pseudonymize(rebuilt, salt)}
                 candidates = with_salt | candidates
         report = _report_tables(folder, unreadable, problems)
-        if _is_cassette(source):  # a cassette holds no failed request, nor the archive's lines
+        if cassette:  # a cassette holds no failed request, nor the archive's lines
             errors = report["errors"]
             report["errors"] = None if errors is None else _answered(errors)
             candidates = {

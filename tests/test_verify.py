@@ -229,6 +229,19 @@ def test_the_report_verifies_from_its_archive(report: Path, demo: Path) -> None:
     )
 
 
+def test_the_report_verifies_from_a_tables_folder(report: Path) -> None:
+    """A folder of tables (here the report's own) is read as it is, not opened as a file."""
+    tables = report / "tables"
+
+    result = verify_report(report, tables)
+
+    assert result.problems == ()
+    assert result.notes == (
+        f"tables equal to those rebuilt from {tables}",
+        "figures equal to those redrawn from the source (10 files)",
+    )
+
+
 def test_a_changed_byte_in_the_archive_is_caught_and_named(
     report: Path, demo: Path, tmp_path: Path
 ) -> None:
