@@ -13,25 +13,29 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .archive import STORED, read_archive
+from .archive import STORED, _when, read_archive
 from .cassettes import _dump, read_cassette
 from .client import CHANNELS, DEFAULT_BASE_URL, ENDPOINT
 from .display import count
 from .files import write_bytes
-from .outcomes import category
+from .outcomes import category, malformed
 from .pseudonymize import Pseudonymizer, check_salt
 from .tables import to_tables
 
 __all__ = ["Written", "add_recordings", "cassette_from_archive", "interactions"]
+
+#: A version as an archive record may name it; anything else (an edited archive) is not copied.
+_VERSION = re.compile(r"[0-9A-Za-z.+-]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,23 @@ class Written:
     def describe(self) -> str:
         """One line for people, e.g. ``wrote study.yaml: 12 recordings``."""
         line = f"wrote {self.path}: {count(self.recordings, 'recording')}"
-        if not self.left_out:
-            return line
-        total = sum(self.left_out.values())
-        why = ", ".join(f"{number} {name}" for name, number in sorted(self.left_out.items()))
-        return (
-            f"{line}; {count(total, 'failed record')} left out (a failed "
-            f"request holds no answer to replay: {why})"
-        )
+        failed = {k: n for k, n in self.left_out.items() if not k.startswith("malformed")}
+        edited = {k: n for k, n in self.left_out.items() if k.startswith("malformed")}
+        if failed:
+            line += (
+                f"; {count(sum(failed.values()), 'failed record')} left out (a failed request "
+                f"holds no answer to replay: {_counts(failed)})"
+            )
+        if edited:
+            line += (
+                f"; {count(sum(edited.values()), 'stored record')} left out, too damaged to "
+                f"replay ({_counts(edited)})"
+            )
+        return line
+
+
+def _counts(categories: dict[str, int]) -> str:
+    return ", ".join(f"{number} {name}" for name, number in sorted(categories.items()))
 
 
 def interactions(
@@ -68,12 +81,23 @@ def interactions(
         if str(record.get("outcome")) not in STORED:
             left_out[category(record)] += 1
             continue
-        url, response = str(record["url"]), record.get("response")
+        url, channel, fetched_at = (
+            record.get("url"),
+            record.get("channel"),
+            record.get("fetched_at"),
+        )
+        if not isinstance(url, str) or channel not in CHANNELS:  # an archive edited by hand
+            left_out[malformed("no post URL or known channel")] += 1
+            continue
+        if fetched_at is not None and _when(fetched_at) is None:
+            left_out[malformed("fetched_at is not a time")] += 1
+            continue
+        response = record.get("response")
         if pseudonyms is not None:
             url, response = pseudonyms.url(url), pseudonyms.answer(response)
         kept.append(
             {
-                "request": _request(url, str(record["channel"]), record.get("igresearch_version")),
+                "request": _request(url, channel, record.get("igresearch_version")),
                 "response": _response(
                     record.get("http_status"), response, record.get("fetched_at")
                 ),
@@ -157,8 +181,6 @@ def add_recordings(cassette: str | os.PathLike[str], records: Iterable[dict[str,
 
 def _request(url: str, channel: str, version: Any) -> dict[str, Any]:
     """The request as the client sends it (requests' JSON body, the session's headers)."""
-    if channel not in CHANNELS:
-        raise ValueError(f"The archive names an unknown channel {channel!r} for {url}.")
     body = json.dumps({"video_url": url, "channel": channel})
     return {
         "body": body,
@@ -168,7 +190,9 @@ def _request(url: str, channel: str, version: Any) -> dict[str, Any]:
             "Connection": ["keep-alive"],
             "Content-Length": [str(len(body.encode()))],
             "Content-Type": ["application/json"],
-            "User-Agent": [f"igresearch/{version if isinstance(version, str) else __version__}"],
+            "User-Agent": [
+                f"igresearch/{version if _VERSION.fullmatch(str(version)) else __version__}"
+            ],
         },
         "method": "POST",
         "uri": DEFAULT_BASE_URL + ENDPOINT,
@@ -183,9 +207,8 @@ def _response(status: Any, envelope: Any, fetched_at: Any) -> dict[str, Any]:
     except UnicodeEncodeError:  # a lone surrogate (half an emoji), escaped as the archive does
         body = json.dumps(envelope).encode("ascii")
     headers = {"Content-Length": [str(len(body))], "Content-Type": ["application/json"]}
-    if isinstance(fetched_at, str):
-        when = datetime.fromisoformat(fetched_at).astimezone(UTC)
-        headers["Date"] = [format_datetime(when, usegmt=True)]
+    if (when := _when(fetched_at)) is not None:
+        headers["Date"] = [format_datetime(when.astimezone(UTC), usegmt=True)]
     return {
         "body": {"string": body},
         "headers": headers,

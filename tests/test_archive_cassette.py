@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
+import igresearch
 from igresearch import cassette_from_archive, collect, pseudonymize
 from igresearch.archive import read_archive
 from igresearch.cassettes import cassette_path, read_cassette
@@ -372,3 +373,30 @@ def test_a_public_cassette_needs_a_long_salt_from_the_environment(
     assert not out.exists()
     typed = CliRunner().invoke(main, [*args, "--salt", "a salt typed, seen by ps"])
     assert typed.exit_code == 2 and "No such option '--salt'" in typed.stderr
+
+
+def test_stored_records_edited_by_hand_are_left_out_not_a_traceback(
+    demo: Path, tmp_path: Path
+) -> None:
+    """Attack: a stored record without a URL, with an unknown channel, with a fetched_at that
+    is no time, or naming an igresearch version with a line break, crashed `cassette` with a
+    traceback or copied the text into a header. Each is left out and counted; the rest kept."""
+    lines = (demo / "archive.jsonl").read_text(encoding="utf-8").splitlines()
+    good = json.loads(lines[0])
+    assert good["outcome"] == "ok"
+    edited = [
+        {k: v for k, v in good.items() if k != "url"},
+        good | {"channel": {"a": 1}},
+        good | {"fetched_at": "yesterday"},
+        good | {"igresearch_version": "x\r\nEvil: 1"},
+    ]
+    archive = tmp_path / "edited.jsonl"
+    archive.write_text("".join(json.dumps(r) + "\n" for r in edited), encoding="utf-8")
+    result = CliRunner().invoke(main, ["cassette", str(archive), "--out", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        f"wrote {tmp_path / 'c.yaml'}: 1 recording; 3 stored records left out, too damaged to "
+        "replay (1 malformed: fetched_at is not a time, 2 malformed: no post URL or known channel)"
+    )
+    [recording] = read_cassette(tmp_path / "c.yaml")
+    assert recording["request"]["headers"]["User-Agent"] == [f"igresearch/{igresearch.__version__}"]
