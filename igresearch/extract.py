@@ -43,13 +43,16 @@ __all__ = [
     "TYPED",
     "BadLine",
     "Computed",
+    "Deferred",
     "Items",
     "Part",
     "Rows",
     "Shape",
     "attribute",
+    "media_rows",
     "paths",
     "record_rows",
+    "run_columns",
 ]
 
 Style = str  # "dict" (decoded JSON) or "struct" (msgspec structures of igresearch.decode)
@@ -471,6 +474,12 @@ class Part:
     def columns(self) -> dict[str, list[Any]]:
         return self.build(self.items) | self.context
 
+    def extend(self, items: list[Any], **context: list[Any]) -> None:
+        """Add rows: `items` and, for each context column, as many values."""
+        self.items += items
+        for column, values in context.items():
+            self.context[column] += values
+
 
 class _CompiledItems:
     """An :class:`Items` declaration compiled for one style."""
@@ -573,8 +582,16 @@ class _CompiledShape:
             compiler.value(shape.media[name], dtype) if name in shape.media else "None"
             for name, dtype in media.items()
         )
-        # The row in schema order; the columns no shape fills are set by _media_rows.
+        # The row in schema order; the columns no shape fills are set by media_rows.
         self.media: Callable[[Any], list[Any]] = compiler.compile(f"lambda x: [{body}]")
+        # The same columns for many nodes at once, a list comprehension each (see run_columns).
+        body = ", ".join(
+            f"{name!r}: [{compiler.value(source, media[name])} for x in items]"
+            for name, source in shape.media.items()
+        )
+        self.media_columns: Callable[[list[Any]], dict[str, list[Any]]] = compiler.compile(
+            f"lambda items: {{{body}}}"
+        )
         self.comments = _CompiledItems(shape.comments, "comments", compiler)
         self.owners = [_CompiledItems(owners, "owners", compiler) for owners in shape.owners]
         self.children = (
@@ -582,6 +599,8 @@ class _CompiledShape:
         )
 
 
+# run_columns reads owners and co-authors with one build.
+assert all(owners.columns == GRAPHQL_ACCOUNT for owners in DEFAULT_SHAPE.owners)
 _COMPILED = {
     (shape_name, style): _CompiledShape(shape, style)
     for shape_name, shape in [*SHAPES.items(), ("graphql", DEFAULT_SHAPE)]
@@ -590,17 +609,30 @@ _COMPILED = {
 }
 
 
+class Deferred(NamedTuple):
+    """A media node of the documented shape, as igresearch.decode decodes it, with an id: its
+    rows are read later, with those of the records next to it (:func:`run_columns`)."""
+
+    shape: str
+    node: Any
+    meta: _Meta
+
+
 class Rows(NamedTuple):
-    """What one record gives: a media row and parts of the other tables, or one error row."""
+    """What one record gives: a media row and parts of the other tables, or one error row, or
+    (when asked to defer) a node to read later."""
 
     media: list[Any] | None = None  # in schema order
     parts: list[Part] | None = None
     error: tuple[Any, ...] | None = None
+    deferred: Deferred | None = None
 
 
-def record_rows(where: str, record: Any) -> Rows:
+def record_rows(where: str, record: Any, *, defer: bool = False) -> Rows:
     """All rows one record (a response or an archive record) gives, or one error row: never a
-    part of a record. `where` names the record in error rows (file and line)."""
+    part of a record. `where` names the record in error rows (file and line). With `defer`, a
+    node that :func:`run_columns` can read is returned as :class:`Deferred` instead: reading it
+    cannot fail (its id is known and its values typed)."""
     meta = _NO_META
     try:
         if isinstance(record, BadLine):
@@ -630,7 +662,11 @@ def record_rows(where: str, record: Any) -> Rows:
         if located.node is None:
             why = outcomes.unavailable(located)
             return Rows(error=meta.error(where, why, located.reason or "unavailable"))
-        return _media_rows(located.shape, located.node, meta)
+        node = located.node
+        # Only the documented node is decoded into a structure (igresearch.decode); it has an id.
+        if defer and isinstance(node, msgspec.Struct) and node.id is not None:  # type: ignore[attr-defined]
+            return Rows(deferred=Deferred(located.shape, node, meta))
+        return media_rows(Deferred(located.shape, node, meta))
     except Exception as error:  # one bad record never loses the others
         reason = f"{type(error).__name__}: {error}"[:500]
         return Rows(error=meta.error(where, outcomes.malformed(type(error).__name__), reason))
@@ -658,10 +694,11 @@ class _Meta(NamedTuple):
 _NO_META = _Meta(shortcode=None, channel=None, fetched_at=None)
 
 
-def _media_rows(shape: str, node: Any, meta: _Meta) -> Rows:
-    """The media row of a node found in a response of ``source_shape`` `shape`, and the parts of
-    the other tables it gives; ValueError when the node has neither an id nor a valid shortcode
-    (no row could name the post)."""
+def media_rows(deferred: Deferred) -> Rows:
+    """The media row of a node (found where its ``source_shape`` says), and the parts of the
+    other tables it gives; ValueError when the node has neither an id nor a valid shortcode (no
+    row could name the post)."""
+    shape, node, meta = deferred
     style = "dict" if type(node) is dict else "struct"
     compiled = _COMPILED[(shape if shape in SHAPES else "graphql", style)]
     fetched_at = meta.fetched_at
@@ -714,18 +751,74 @@ _MEDIA_ID, _SHORTCODE, _URL, _ID_MISMATCH, _SOURCE_SHAPE, _FETCHED_AT, _CHANNEL,
 def _identify(media: list[Any]) -> str:
     """Fill url and id_mismatch; derive a missing media id from the shortcode."""
     shortcode, media_id = media[_SHORTCODE], media[_MEDIA_ID]
-    try:
-        encoded = shortcode_to_media_id(shortcode) if shortcode else None
-        media[_URL] = canonical_url(shortcode) if shortcode else None
-    except InvalidURLError:
-        encoded = None
-        media[_URL] = None
+    encoded, media[_URL] = _encoded(shortcode)
     if media_id is None:
         if encoded is None:
             raise ValueError("the media node has neither an id nor a valid shortcode")
         media[_MEDIA_ID] = media_id = encoded
     media[_ID_MISMATCH] = None if encoded is None else encoded != media_id.split("_")[0]
     return str(media_id)
+
+
+def _encoded(shortcode: str | None) -> tuple[str | None, str | None]:
+    """The media id a shortcode encodes and its canonical URL; (None, None) for no valid one."""
+    if not shortcode:
+        return None, None
+    try:
+        return shortcode_to_media_id(shortcode), canonical_url(shortcode)
+    except InvalidURLError:
+        return None, None
+
+
+def run_columns(run: list[Deferred]) -> tuple[dict[str, list[Any]], list[Part]]:
+    """The media columns and the parts of the other tables that the nodes of a run of records
+    give, in their order: the rows :func:`media_rows` gives for each, but a list comprehension
+    per column instead of function calls per node."""
+    compiled = _COMPILED[("graphql", "struct")]
+    nodes = [found.node for found in run]
+    media = compiled.media_columns(nodes)
+    identities = [_encoded(shortcode) for shortcode in media["shortcode"]]
+    media["url"] = [url for _, url in identities]
+    media["id_mismatch"] = [
+        None if encoded is None else encoded != media_id.split("_")[0]
+        for (encoded, _), media_id in zip(identities, media["media_id"], strict=True)
+    ]
+    media["source_shape"] = [found.shape for found in run]
+    media["fetched_at"] = [found.meta.fetched_at for found in run]
+    media["channel"] = [found.meta.channel for found in run]
+    media["comments_in_payload"] = counts = []
+    context = ("media_id", "parent_comment_id", "fetched_at")
+    comments = Part("comments", compiled.comments.build, [], {c: [] for c in context})
+    # Owners and co-authors are read alike (GRAPHQL_ACCOUNT): one part, in record order.
+    owners = Part("owners", compiled.owners[0].build, [], {"fetched_at": []})
+    parts = [comments, owners]
+    if compiled.children is not None:
+        context = ("parent_media_id", "position", "fetched_at")
+        parts.append(Part("children", compiled.children.build, [], {c: [] for c in context}))
+    for node, media_id, fetched_at in zip(
+        nodes, media["media_id"], media["fetched_at"], strict=True
+    ):
+        found, parents = compiled.comments.comments(node)
+        count = len(found)
+        comments.extend(
+            found,
+            media_id=[media_id] * count,
+            parent_comment_id=parents,
+            fetched_at=[fetched_at] * count,
+        )
+        counts.append(count)
+        for accounts in compiled.owners:
+            found = accounts.items(node)
+            owners.extend(found, fetched_at=[fetched_at] * len(found))
+        if compiled.children is not None and (found := compiled.children.items(node)):
+            count = len(found)
+            parts[-1].extend(
+                found,
+                parent_media_id=[media_id] * count,
+                position=list(range(count)),
+                fetched_at=[fetched_at] * count,
+            )
+    return media, parts
 
 
 def paths(shape: Shape = DEFAULT_SHAPE) -> Iterator[tuple[str, pl.DataType | None]]:

@@ -20,7 +20,7 @@ import polars as pl
 from .datapackage import datapackage
 from .decode import decode_line
 from .errors import ArchiveFormatError
-from .extract import Part, record_rows
+from .extract import Deferred, Part, Rows, media_rows, record_rows, run_columns
 from .files import atomic_path, make_folder, write_text
 from .lines import disagreement, preview, read_lines
 from .metrics import latest
@@ -29,6 +29,8 @@ from .schema import SCHEMA_VERSION, SCHEMAS, TIME
 __all__ = ["Tables", "read_tables", "to_tables"]
 
 _BATCH = 5_000
+#: Fewer deferred nodes in a row than this are read one by one: not worth frames of their own.
+_SHORT_RUN = 64
 _PREVIEW = ("shortcode", "owner_username", "taken_at", "play_count", "like_count", "comment_count")
 _NAMES = tuple(SCHEMAS)
 # OWASP's CSV injection advice: a text cell a spreadsheet would evaluate gets one leading quote.
@@ -294,30 +296,54 @@ class _Builder:
         self._media: list[list[Any]] = []
         self._errors: list[tuple[Any, ...]] = []
         self._parts: dict[str, list[Part]] = {"comments": [], "owners": [], "children": []}
+        self._run: list[Deferred] = []  # documented nodes, after the rows above
         self._records = 0
 
     def add(self, where: str, record: Any) -> None:
         """Add one record's rows; every few thousand records, turn them into frames."""
-        rows = record_rows(where, record)
-        if rows.error is not None:
+        rows = record_rows(where, record, defer=True)
+        if rows.deferred is not None:
+            self._run.append(rows.deferred)
+        elif rows.error is not None:  # a table of its own: the run goes on
             self._errors.append(rows.error)
         else:
-            assert rows.media is not None and rows.parts is not None
-            self._media.append(rows.media)
-            for part in rows.parts:
-                pending = self._parts[part.table]
-                if pending and pending[-1].build is part.build:  # read alike: one part
-                    last = pending[-1]
-                    last.items += part.items
-                    for column, values in part.context.items():
-                        last.context[column] += values
-                else:
-                    pending.append(part)
+            self._end_run()
+            self._add(rows)
         self._records += 1
         if self._records % _BATCH == 0:
             self._flush()
 
+    def _add(self, rows: Rows) -> None:
+        assert rows.media is not None and rows.parts is not None
+        self._media.append(rows.media)
+        for part in rows.parts:
+            pending = self._parts[part.table]
+            if pending and pending[-1].build is part.build:  # read alike: one part
+                pending[-1].extend(part.items, **part.context)
+            else:
+                pending.append(part)
+
+    def _end_run(self) -> None:
+        """Read the deferred nodes: a short run one by one, a long one column by column, after
+        the rows added before it."""
+        run, self._run = self._run, []
+        if len(run) < _SHORT_RUN:
+            for found in run:
+                self._add(media_rows(found))
+            return
+        self._flush_rows()
+        media, parts = run_columns(run)
+        self._frames["media"].append(_frame("media", media, len(run)))
+        for part in parts:
+            if part.items:
+                self._frames[part.table].append(_frame(part.table, part.columns(), len(part.items)))
+
     def _flush(self) -> None:
+        self._flush_rows()
+        self._end_run()
+        self._flush_rows()
+
+    def _flush_rows(self) -> None:
         for table, rows in (("media", self._media), ("errors", self._errors)):
             if rows:
                 columns = dict(zip(SCHEMAS[table], map(list, zip(*rows, strict=True)), strict=True))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 from test_tables_properties import BASES, mutated
@@ -18,6 +19,14 @@ from igresearch.tables import Tables, to_tables
 from igresearch.testing import FakeAPI
 
 DOCUMENTED = FakeAPI.media_for("DLlGZiCOBQ0")
+
+
+@pytest.fixture(autouse=True, params=[1, None], ids=["read-as-runs", "read-one-by-one"])
+def run_length(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: documented nodes read column by column as runs (even a run of one),
+    and read one by one, as short runs are."""
+    if request.param is not None:
+        monkeypatch.setattr("igresearch.tables._SHORT_RUN", request.param)
 
 
 def archived(envelope: Any, when: str = "2026-01-02T03:04:05+00:00") -> dict[str, Any]:
@@ -129,3 +138,38 @@ def test_huge_numbers_are_null_not_errors() -> None:
     assert tables.media.select("duration_s", "taken_at", "view_count").rows() == [
         (None, None, None)
     ]
+
+
+def test_runs_and_single_records_keep_the_archive_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshots with equal keys and fetch times: the later record wins, whether its node was
+    read in a run, one by one, or from another shape between runs."""
+    when = "2026-01-02T03:04:05+00:00"
+    records = []
+    for index in range(12):
+        if index % 4 == 0:
+            item = {"shortCode": "DLlGZiCOBQ0", "id": "3667365614373573684", "likesCount": index}
+            records.append(archived([item], when))
+            continue
+        document = json.loads(json.dumps(DOCUMENTED))
+        node = document["data"]["data"]["xdt_shortcode_media"]
+        node["edge_media_preview_like"]["count"] = index
+        node["owner"]["edge_followed_by"] = {"count": 100 + index}
+        for edge in node["edge_media_to_parent_comment"]["edges"]:
+            edge["node"]["text"] = f"snapshot {index}"
+        records.append(archived(document, when))
+        if index % 5 == 0:
+            records.append({"archive_version": 1, "shortcode": "X", "response": None})
+    # An earlier snapshot last: it ends the run without winning.
+    records.append(archived([{"shortCode": "DLlGZiCOBQ0", "likesCount": 99}], "2026-01-01"))
+    built = {}
+    for short_run in (1, 3, 10**9):
+        monkeypatch.setattr("igresearch.tables._SHORT_RUN", short_run)
+        built[short_run] = through_file(records, tmp_path)
+    for tables in built.values():
+        assert_same(tables, built[10**9])
+        assert tables.media["like_count"].to_list() == [99, 11]
+        assert tables.comments["text"].to_list() == ["snapshot 11"]
+        assert tables.owners["follower_count"].to_list() == [111]
+        assert tables.errors.height == 2
