@@ -17,7 +17,9 @@ The declarations (never any data) are compiled into Python functions, once, at i
 row builder and a column builder per table (one list comprehension per column, no row tuples).
 They read plain dicts (any decoded JSON) and, for the GraphQL shape, the msgspec structures that
 :mod:`igresearch.decode` decodes the documented shape into (attribute access); both are compiled
-from the same declarations, and a test checks they give the same tables.
+from the same declarations, and a test checks they give the same tables. Structures of
+consecutive records are read as a run (:func:`run_columns`): each column one list comprehension
+over all their nodes, the same rows as :func:`media_rows` gives node by node.
 """
 
 from __future__ import annotations
