@@ -29,9 +29,13 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 # --allow-root: containers often run as root. No news feed, update check or extension index.
+# jupyter-config/ goes first in Jupyter's config path, for this command only (~/.jupyter is read,
+# never written): its labconfig/page_config.json disables the plugin that asks "Would you like
+# to get notified about official Jupyter news?" (@jupyterlab/apputils-extension:announcements).
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench,notebook]'
-	$(BIN)/jupyter lab notebooks/ --allow-root --LabApp.news_url=None \
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(BIN)/jupyter lab notebooks/ --allow-root --LabApp.news_url=None \
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		--LabApp.extension_manager=readonly
 

@@ -732,8 +732,6 @@ def record(
     _finish(summary, options["max_requests"], None if archive else "none (a temporary one)")
 
 
-#: The figure kinds that show one metric (a rate), chosen with plot's --metric.
-METRIC_KINDS = ("distribution", "owners", "time")
 #: The names of the rates of igresearch.metrics (not imported here: it loads polars).
 METRICS = (
     "like_rate",
@@ -775,14 +773,11 @@ def plot(source: str, kind: str, metric: str | None, out: str) -> None:
       igresearch plot tables/ --kind owners --metric reach --out reach.pdf
       igresearch plot study.jsonl --kind growth --out growth.png
     """
-    from .plots import draw, save_figure
+    from .plots import RATE_KINDS, draw, save_figure, unused_rate
     from .tables import read_tables, to_tables
 
-    if metric is not None and kind not in METRIC_KINDS:
-        raise click.UsageError(
-            f"--metric is not used by --kind {kind}: only by {', '.join(METRIC_KINDS)}. "
-            "Drop --metric, or choose one of those kinds."
-        )
+    if metric is not None and kind not in RATE_KINDS:
+        raise click.UsageError(unused_rate(kind, option="--metric", kind_option="--kind"))
     if Path(out).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise click.BadParameter(f"{out!r} does not end in .png, .svg or .pdf.", param_hint="--out")
     media = read_tables(source).media if Path(source).is_dir() else to_tables(source).media

@@ -56,6 +56,7 @@ __all__ = [
     "FIGSIZE",
     "KINDS",
     "OKABE_ITO",
+    "RATE_KINDS",
     "draw",
     "engagement_over_time",
     "growth_curves",
@@ -65,6 +66,7 @@ __all__ = [
     "ratio_scatter",
     "save_all",
     "save_figure",
+    "unused_rate",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette: black, orange, sky blue, bluish green, yellow,
@@ -567,6 +569,29 @@ KINDS: dict[str, Callable[..., Axes]] = {
     "growth": growth_curves,
 }
 
+#: The kinds that show one rate, chosen with :func:`draw`'s `rate` (the command line's --metric).
+RATE_KINDS = ("distribution", "owners", "time")
+
+
+def unused_rate(kind: str, *, option: str = "rate", kind_option: str = "kind") -> str:
+    """The sentence refusing a rate for figure `kind`, which shows none.
+
+    One sentence for :func:`draw` and for ``igresearch plot``, which names its own options
+    (``option="--metric", kind_option="--kind"``).
+
+    Examples
+    --------
+    >>> from igresearch.plots import unused_rate
+    >>> print(unused_rate("growth", option="--metric", kind_option="--kind"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    --metric is not used by --kind growth: only by distribution, owners, time.
+    Drop --metric, or choose one of those kinds.
+    """
+    return (
+        f"{option} is not used by {kind_option} {kind}: only by {', '.join(RATE_KINDS)}. "
+        f"Drop {option}, or choose one of those kinds."
+    )
+
 
 def missing_data(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> str | None:
     """Why figure `kind` of `media` would show no data, or None when it shows some.
@@ -604,7 +629,8 @@ def missing_data(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> 
                 "(collect again with --refresh-older-than to add one)"
             )
         return None
-    rate = rate or inspect.signature(KINDS[kind]).parameters["rate"].default
+    if rate is None:
+        rate = inspect.signature(KINDS[kind]).parameters["rate"].default
     _check_rate(rate)
     if kind == "time":
         if _dated(media, rate)[1].is_empty():
@@ -616,22 +642,37 @@ def missing_data(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> 
 
 
 def draw(kind: str, media: pl.DataFrame, *, rate: str | None = None) -> Axes:
-    """Draw figure `kind` (a key of :data:`KINDS`) on a new figure; `rate` for the kinds that
-    show one (distribution, owners, time).
+    """Draw figure `kind` (a key of :data:`KINDS`) on a new figure.
+
+    `rate` is for the kinds that show one (:data:`RATE_KINDS`: distribution, owners, time);
+    left out, each draws its own default (like_rate for distribution, engagement_rate for
+    owners and time).
 
     Raises
     ------
     EmptyFigureError
         If the figure would show no data (:func:`missing_data` says why).
     ValueError
-        If `kind` or `rate` is unknown.
+        If `kind` or `rate` is unknown, or `rate` is given for a kind that shows none
+        (:func:`unused_rate` words it).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from igresearch.plots import draw
+    >>> from igresearch.schema import MEDIA_SCHEMA
+    >>> draw("scatter", pl.DataFrame(schema=MEDIA_SCHEMA), rate="like_rate")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: rate is not used by kind scatter: only by distribution, owners, time. Drop ...
     """
+    _check_kind(kind)
+    if rate is not None and kind not in RATE_KINDS:
+        raise ValueError(unused_rate(kind))
     reason = missing_data(kind, media, rate=rate)
     if reason:
         raise EmptyFigureError(f"Nothing to draw in the {kind} figure: {reason}.")
-    options: dict[str, Any] = (
-        {"rate": rate} if rate and kind in ("distribution", "owners", "time") else {}
-    )
+    options: dict[str, Any] = {} if rate is None else {"rate": rate}
     axes: Axes = KINDS[kind](media, **options)
     return axes
 

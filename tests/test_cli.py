@@ -159,15 +159,14 @@ def test_a_command_added_later_takes_its_place_in_the_workflow() -> None:
 def test_plot_kinds_and_metrics_are_the_plots_modules() -> None:
     """The plot command's --kind and --metric choices are the figures of igresearch.plots and
     the rates of igresearch.metrics; --metric is for the kinds whose function takes a rate."""
-    from igresearch.cli import METRIC_KINDS
     from igresearch.metrics import RATES
-    from igresearch.plots import KINDS
+    from igresearch.plots import KINDS, RATE_KINDS
 
     kind, metric = (p for p in main.commands["plot"].params if p.name in ("kind", "metric"))
     assert list(kind.type.choices) == list(KINDS)  # type: ignore[attr-defined]
     assert list(metric.type.choices) == list(RATES)  # type: ignore[attr-defined]
     takes_a_rate = [k for k, draw in KINDS.items() if "rate" in inspect.signature(draw).parameters]
-    assert list(METRIC_KINDS) == takes_a_rate == ["distribution", "owners", "time"]
+    assert list(RATE_KINDS) == takes_a_rate == ["distribution", "owners", "time"]
 
 
 def test_plot_metric_is_the_rate_drawn(runner: CliRunner, demo: Path, tmp_path: Path) -> None:

@@ -1,14 +1,17 @@
 """Jupyter as a researcher gets it: the ``notebook`` extra's progress bar, and ``make lab``.
 
 Both start processes on this machine only: a kernel (nbclient), and JupyterLab listening on
-127.0.0.1 with no browser, news feed, update check or extension index, with every file it writes
-in the test's temporary folder. The only request is the test's own, to 127.0.0.1.
+127.0.0.1 with no browser, news feed, update check or extension index (and its announcements
+plugin, which asks about the news, disabled), with every file it writes in the test's temporary
+folder. The only request is the test's own, to 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -51,8 +54,10 @@ def test_the_first_collect_in_a_notebook_shows_a_progress_bar(tmp_path: Path) ->
     assert archive.exists()
 
 
-def _make_lab() -> list[str]:
-    """The command `make lab` starts JupyterLab with, in this Python's environment."""
+def _make_lab() -> tuple[str, list[str]]:
+    """The shell line `make lab` starts JupyterLab with, in this Python's environment, with
+    ``exec`` before its command (so that the shell becomes JupyterLab), and that command's words
+    (after the environment variables the line sets)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     bin_dir = Path(sys.executable).parent  # not resolved: the venv's bin, where jupyter is
@@ -63,23 +68,37 @@ def _make_lab() -> list[str]:
         text=True,
         check=True,
     ).stdout
-    command = shlex.split(dry_run.replace("\\\n", " ").splitlines()[-1])
+    line = dry_run.replace("\\\n", " ").splitlines()[-1]
+    words = shlex.split(line)
+    command = list(itertools.dropwhile(lambda word: re.match(r"[A-Z_]+=", word), words))
     assert command[:3] == [str(bin_dir / "jupyter"), "lab", "notebooks/"]
-    return command
+    settings, _, rest = line.partition(command[0])
+    return f"{settings}exec {command[0]}{rest}", command
+
+
+#: The plugin that asks "Would you like to get notified about official Jupyter news?".
+ANNOUNCEMENTS = "@jupyterlab/apputils-extension:announcements"
 
 
 @pytest.mark.slow
 def test_make_lab_starts_jupyterlab_as_root_and_offline(tmp_path: Path) -> None:
     pytest.importorskip("jupyterlab", reason="JupyterLab is not installed: pip install -e '.[dev]'")
-    command = _make_lab()
+    line, command = _make_lab()
     assert "--allow-root" in command  # containers often run as root, and so does CI
     token = secrets.token_hex(16)
     (tmp_path / "notebooks").mkdir()  # `make lab` serves notebooks/: here, an empty folder
     runtime = tmp_path / "runtime"
+    # A config path of the caller's own, which `make lab` must keep (after its own folder).
+    theirs = tmp_path / "their-config" / "labconfig"
+    theirs.mkdir(parents=True)
+    (theirs / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"their-extension:plugin": True}}), encoding="utf-8"
+    )
     env = {
         **os.environ,
         "HOME": str(tmp_path / "home"),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_CONFIG_PATH": str(theirs.parent),
         "JUPYTER_DATA_DIR": str(tmp_path / "data"),
         "JUPYTER_RUNTIME_DIR": str(runtime),
         "IPYTHONDIR": str(tmp_path / "ipython"),
@@ -93,8 +112,12 @@ def test_make_lab_starts_jupyterlab_as_root_and_offline(tmp_path: Path) -> None:
         f"--IdentityProvider.token={token}",
     ]
     with (tmp_path / "lab.log").open("wb") as log:
-        server = subprocess.Popen(
-            command + options, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+        server = subprocess.Popen(  # the line as make runs it: a shell, here replaced by jupyter
+            ["sh", "-c", f'{line} "$@"', "sh", *options],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 120  # a busy 2-core machine can take a while
@@ -114,6 +137,24 @@ def test_make_lab_starts_jupyterlab_as_root_and_offline(tmp_path: Path) -> None:
             status = json.loads(response.read())
         assert response.status == 200
         assert status["kernels"] == 0 and status["connections"] == 0
+        # The page config JupyterLab serves with /lab, from which its front end skips plugins.
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{info['port']}/lab", headers={"Authorization": f"token {token}"}
+        )
+        with local.open(request, timeout=60) as response:
+            page = response.read().decode("utf-8")
+        found = re.search(
+            r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+            page,
+            re.DOTALL,
+        )
+        assert found, page
+        page_config = json.loads(found.group(1))
+        assert ANNOUNCEMENTS in page_config["disabledExtensions"]
+        static = Path(page_config["appSettingsDir"]).parent / "static"  # the front end served
+        assert any(ANNOUNCEMENTS in js.read_text(errors="replace") for js in static.glob("*.js"))
+        assert "their-extension:plugin" in page_config["disabledExtensions"]
+        assert page_config["news"] == {"disabled": True}
     finally:
         server.terminate()
         try:
@@ -123,3 +164,4 @@ def test_make_lab_starts_jupyterlab_as_root_and_offline(tmp_path: Path) -> None:
             server.wait()
     assert server.returncode == 0, (tmp_path / "lab.log").read_text(errors="replace")
     assert not list(runtime.glob("jpserver-*.json")), "JupyterLab did not shut down cleanly"
+    assert not (tmp_path / "config" / "labconfig").exists()  # the user's config is left alone

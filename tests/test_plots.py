@@ -592,6 +592,50 @@ def test_missing_data_follows_the_rate_asked_for() -> None:
         plots.missing_data("pie", hidden_likes)
 
 
+@pytest.mark.parametrize("kind", ["scatter", "growth"])
+@pytest.mark.parametrize("rate", [*RATES, "likes"])
+def test_draw_refuses_a_rate_for_a_kind_that_shows_none(kind: str, rate: str) -> None:
+    """The library says what ``igresearch plot --metric`` says, in the same words; even a rate
+    that is no rate is refused for what it is: given to a kind that shows none."""
+    with pytest.raises(ValueError) as error:
+        plots.draw(kind, sample(), rate=rate)
+    assert str(error.value) == (
+        f"rate is not used by kind {kind}: only by distribution, owners, time. "
+        "Drop rate, or choose one of those kinds."
+    )
+    assert plots.unused_rate(kind, option="--metric", kind_option="--kind") == (
+        f"--metric is not used by --kind {kind}: only by distribution, owners, time. "
+        "Drop --metric, or choose one of those kinds."
+    )
+    assert plt.get_fignums() == []  # no figure was made
+
+
+def labels(ax: Axes) -> tuple[str, str]:
+    return ax.get_xlabel(), ax.get_ylabel()
+
+
+@pytest.mark.parametrize(
+    ("kind", "default"),
+    [("scatter", None), ("distribution", "like_rate"), ("owners", "engagement_rate"),
+     ("time", "engagement_rate"), ("growth", None)],
+)  # fmt: skip
+def test_draw_without_a_rate_draws_every_kind(kind: str, default: str | None) -> None:
+    """Not passing a rate (or passing None) draws each kind; a kind that shows a rate shows its
+    own default, and another rate when asked for one."""
+    ax = plots.draw(kind, sample())
+    assert ax.collections or ax.lines  # something was drawn
+    assert labels(plots.draw(kind, sample(), rate=None)) == labels(ax)
+    if default is not None:
+        assert labels(plots.draw(kind, sample(), rate=default)) == labels(ax)
+        assert default.replace("_", " ") in " ".join(labels(ax)).lower()
+        assert labels(plots.draw(kind, sample(), rate="comment_rate")) != labels(ax)
+
+
+def test_draw_refuses_an_empty_rate_as_unknown() -> None:
+    with pytest.raises(ValueError, match="Unknown rate '': use one of like_rate, comment_rate"):
+        plots.draw("owners", sample(), rate="")
+
+
 def test_save_all_leaves_out_a_figure_without_data(tmp_path: Path) -> None:
     once = media(reel("1", "a", 1000, 30), reel("2", "b", 500, 40))  # one snapshot each
     paths = plots.save_all(once, tmp_path, formats=("png", "svg"))
