@@ -42,6 +42,7 @@ from .errors import (
     RateLimitError,
     ResponseFormatError,
     RetryAfterError,
+    TablesLockedError,
     WrongPostError,
 )
 from .pseudonymize import pseudonymize
@@ -70,6 +71,7 @@ __all__ = [
     "ResponseFormatError",
     "RetryAfterError",
     "Tables",
+    "TablesLockedError",
     "WrongPostError",
     "__version__",
     "build_tables",

@@ -42,10 +42,9 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 import msgspec
-from filelock import FileLock, Timeout
 
 from .errors import ArchiveFormatError, ArchiveLockedError, MediaUnavailableError
-from .files import make_folder, open_private_append
+from .files import make_folder, open_private_append, take_lock
 from .lines import preview, read_lines
 from .outcomes import category
 from .shapes import locate_media
@@ -74,20 +73,20 @@ class ArchiveWriter:
         # Beside the file itself, so two paths to it (a symbolic link) share one lock.
         target = self.path.resolve()
         self._lock_path = target.with_name(target.name + ".lock")
-        # Not thread-local: collect may leave the with block in another thread than it entered.
-        self._lock = FileLock(self._lock_path, mode=0o600, thread_local=False)
+        self._lock: Any = None
         self._file: Any = None
 
     def __enter__(self) -> ArchiveWriter:
         check_appendable(self.path)  # before anything is written, even the lock beside it
         make_folder(self.path.parent)
-        try:
-            self._lock.acquire(blocking=False)
-        except Timeout:
-            raise ArchiveLockedError(
+        # Released in any thread: collect may leave the with block in another than it entered.
+        self._lock = take_lock(
+            self._lock_path,
+            ArchiveLockedError(
                 f"Another collector is writing {self.path} (lock {self._lock_path}). Wait for "
                 "it to finish, or stop it; two writers would interleave records."
-            ) from None
+            ),
+        )
         try:
             _repair_last_line(self.path)
             self._file = open_private_append(self.path)

@@ -19,6 +19,9 @@ records and SHA-256. The next build checks that the archive still begins with th
 converts only what follows; if it does not (an edited or shorter archive, another file), it
 converts the whole archive again and says why (:attr:`Build.rebuilt`).
 
+One build of a folder at a time: a build holds the lock of ``OUT/.igresearch/lock`` (see
+:func:`igresearch.files.take_lock`) and another build of `out` is refused at once.
+
 Memory grows with the distinct posts, comments and accounts (the merge counts rows per key and
 collects the stored pairs), and with `batch_records` and `merge_rows`, not with snapshots.
 """
@@ -41,7 +44,8 @@ import polars as pl
 
 from .datapackage import datapackage
 from .decode import decode_line
-from .files import atomic_path, make_folder, write_text
+from .errors import TablesLockedError
+from .files import atomic_path, make_folder, take_lock, write_text
 from .lines import preview
 from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS
@@ -125,6 +129,8 @@ def build_tables(
 
     Raises
     ------
+    TablesLockedError
+        When another build is writing `out`; nothing is written.
     ArchiveFormatError
         When `archive` holds neither an archive nor responses (its first line is not JSON:
         nothing is written; none of its records is one: no table is written).
@@ -162,13 +168,25 @@ def build_tables(
             f"{source} is a JSON document, read whole: write its tables with "
             "to_tables(path).write(folder). build_tables reads JSON Lines."
         )
+    _check_first(source)  # before anything is written, even the lock
     state = target / STATE
-    started = time.perf_counter()
-    manifest, digest, rebuilt = _reusable(source, state / "manifest.json")
-    reused = manifest["records"]
-    manifest = _convert(source, state, manifest, digest, batch_records)
-    converted = time.perf_counter()
-    paths, rows = _merge(source, target, manifest["batches"], format, spreadsheet_safe, merge_rows)
+    _make_state(state)
+    busy = TablesLockedError(
+        f"Another build is writing the tables in {target} (lock {state / 'lock'}). Wait for "
+        "it to finish, or stop it; two builds would mix their batches."
+    )
+    lock = take_lock(state / "lock", busy)
+    try:
+        started = time.perf_counter()
+        manifest, digest, rebuilt = _reusable(source, state / "manifest.json")
+        reused = manifest["records"]
+        manifest = _convert(source, state, manifest, digest, batch_records)
+        converted = time.perf_counter()
+        paths, rows = _merge(
+            source, target, manifest["batches"], format, spreadsheet_safe, merge_rows
+        )
+    finally:
+        lock.release()
     return Build(
         paths=paths,
         rows=rows,
@@ -244,16 +262,12 @@ def _convert(
             stream.seek(manifest["bytes"])
             for line in stream:
                 if not line.endswith(b"\n"):  # still being written: the next build takes it
-                    if manifest["lines"] == 0:
-                        _check_first(source, line)
                     break
                 manifest["lines"] += 1
                 manifest["bytes"] += len(line)
                 digest.update(line)
                 if not line.strip():
                     continue
-                if manifest["lines"] == 1:
-                    _check_first(source, line)
                 builder.add(f"{source.name}:{manifest['lines']}", decode_line(line))
                 pending += 1
                 if pending == batch_records:
@@ -282,8 +296,13 @@ def _make_state(state: Path) -> None:
     make_folder(state)
 
 
-def _check_first(source: Path, line: bytes) -> None:
-    """Refuse a file whose first line is not JSON, as ``to_tables`` does, before any write."""
+def _check_first(source: Path) -> None:
+    """Refuse a file whose first line is not JSON, as ``to_tables`` does (a blank line is no
+    record; a last line still being written is checked as it is)."""
+    with source.open("rb") as stream:
+        line = stream.readline()
+    if not line or (line.endswith(b"\n") and line.isspace()):
+        return
     if not isinstance(decode_line(line), dict | list):
         raise _not_responses(source, f"its first line is {preview(line.rstrip())}")
 

@@ -4,6 +4,7 @@
     ├── InvalidURLError             input is not an Instagram post URL or shortcode
     ├── CassetteError               offline replay cannot answer a request, or read a cassette
     ├── ArchiveLockedError          another collector is writing the same archive
+    ├── TablesLockedError           another build is writing the same tables folder
     ├── ArchiveFormatError          a file given as an archive (or responses) is not one
     ├── EmptyFigureError            a figure would show no data (plots.draw says why)
     └── APIError                    the API call failed (carries status, code, message, url, body)
@@ -40,6 +41,7 @@ __all__ = [
     "RateLimitError",
     "ResponseFormatError",
     "RetryAfterError",
+    "TablesLockedError",
     "WrongPostError",
 ]
 
@@ -71,6 +73,10 @@ class CassetteError(IgResearchError):
 
 class ArchiveLockedError(IgResearchError):
     """Another collector holds the archive's lock."""
+
+
+class TablesLockedError(IgResearchError):
+    """Another build holds the tables folder's lock."""
 
 
 class ArchiveFormatError(IgResearchError, ValueError):

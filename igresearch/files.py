@@ -7,6 +7,9 @@ renamed over its target in one step. A failed write leaves the old file as it wa
 Files are private by default: created 0600, in new folders 0700, because what igresearch writes
 (archives, cassettes, tables, figures) names people. Pass ``private=False`` for what is meant to
 be shared (a pseudonymised report), which then follows the umask.
+
+One writer at a time: :func:`take_lock` holds the operating system's lock on a lock file (an
+archive's, a tables folder's), which the OS releases even when its holder is killed.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from filelock import BaseFileLock, FileLock, Timeout
+
 __all__ = [
     "atomic_path",
     "make_folder",
     "open_private_append",
     "sha256",
+    "take_lock",
     "write_bytes",
     "write_text",
 ]
@@ -93,6 +99,18 @@ def open_private_append(path: str | os.PathLike[str]) -> BinaryIO:
     make_folder(Path(path).parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
     return os.fdopen(descriptor, "ab", buffering=0)
+
+
+def take_lock(path: str | os.PathLike[str], busy: Exception) -> BaseFileLock:
+    """The lock of the file `path` (created 0600), taken without waiting; raise `busy` when
+    another holder has it (another process, or another writer in this one). Release it with
+    ``.release()``, in any thread; the OS releases it when the process ends, even killed."""
+    lock = FileLock(path, mode=PRIVATE_FILE, thread_local=False)
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        raise busy from None
+    return lock
 
 
 def write_bytes(target: str | os.PathLike[str], data: bytes, *, private: bool = True) -> Path:

@@ -1,10 +1,16 @@
 """Issue 14, items 1 and 2: the streaming build gives the tables of to_tables, and a re-run
-converts only the records appended since, with the same result as a build from scratch."""
+converts only the records appended since, with the same result as a build from scratch. One
+build of a folder at a time."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +20,10 @@ import pytest
 from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
+from igresearch import build
 from igresearch.build import STATE, build_tables
 from igresearch.cli import main
+from igresearch.errors import ArchiveFormatError, TablesLockedError
 from igresearch.schema import SCHEMA_VERSION, SCHEMAS
 from igresearch.tables import Tables, read_tables, to_tables
 from igresearch.testing import FakeAPI, envelope
@@ -305,8 +313,6 @@ def test_a_json_document_is_for_to_tables(tmp_path: Path) -> None:
 
 
 def test_a_file_without_responses_is_refused_as_to_tables_refuses_it(tmp_path: Path) -> None:
-    from igresearch.errors import ArchiveFormatError
-
     words = write(tmp_path / "words.jsonl", ["# my study\n"])
     with pytest.raises(ArchiveFormatError, match="its first line is '# my study'"):
         build_tables(words, tmp_path / "tables")
@@ -315,3 +321,107 @@ def test_a_file_without_responses_is_refused_as_to_tables_refuses_it(tmp_path: P
     with pytest.raises(ArchiveFormatError, match=r"none of its records is one \(no media node"):
         build_tables(other, tmp_path / "tables")
     assert not list((tmp_path / "tables").glob("*.parquet")), "no table written"
+
+
+#: A build of ARCHIVE into OUT (argv) in batches of 2 records, that stops after its first batch
+#: until it reads a line: a build caught in the middle, in a process of its own.
+PAUSED_BUILD = """
+import sys
+from igresearch import build
+
+write_batch = build._write_batch
+
+def pause_once(*args):
+    write_batch(*args)
+    build._write_batch = write_batch
+    print("converting", flush=True)
+    sys.stdin.readline()
+
+build._write_batch = pause_once
+build.build_tables(sys.argv[1], sys.argv[2], batch_records=2)
+print("built", flush=True)
+"""
+
+
+def paused_build(archive: Path, out: Path) -> subprocess.Popen[str]:
+    """A process building `archive` into `out`, paused after its first batch."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_BUILD, str(archive), str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline() == "converting\n"
+    return child
+
+
+def test_a_second_build_of_a_folder_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    """Two builds into one folder (a notebook and a terminal): the second, from another
+    archive, fails at once with one line naming the folder, and the first's tables are whole."""
+    archive = write(tmp_path / "study.jsonl", FIRST + LATER)
+    (tmp_path / "other").mkdir()
+    other = write(tmp_path / "other" / "study.jsonl", LATER)  # would replace the tables
+    out = tmp_path / "tables"
+    first = paused_build(archive, out)
+    try:
+        refused = f"Another build is writing the tables in {out} (lock {out / STATE / 'lock'})"
+        second = subprocess.run(
+            [sys.executable, "-m", "igresearch", "tables", str(other), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (second.returncode, second.stdout) == (1, "")
+        assert second.stderr == (
+            f"Error: {refused}. Wait for it to finish, or stop it; two builds would mix their "
+            "batches.\n"
+        )
+        with pytest.raises(TablesLockedError, match=re.escape(refused)):
+            build_tables(other, out)
+        stdout, stderr = first.communicate("\n", timeout=120)
+    finally:
+        first.kill()
+        first.wait()
+    assert (first.returncode, stdout) == (0, "built\n"), stderr
+    assert_tables_equal(out, to_tables(archive))
+    manifest = json.loads((out / STATE / "manifest.json").read_text())
+    assert (manifest["records"], manifest["batches"]) == (12, 6)
+
+
+@pytest.mark.slow
+def test_a_killed_build_does_not_block_the_next(tmp_path: Path) -> None:
+    """The OS releases the lock of a build killed (SIGKILL) in the middle; the next build runs
+    and converts everything, the killed one having recorded nothing."""
+    archive = write(tmp_path / "study.jsonl", FIRST + LATER)
+    out = tmp_path / "tables"
+    child = paused_build(archive, out)
+    os.kill(child.pid, signal.SIGKILL)
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert (out / STATE / "lock").exists(), "the lock file stays; its lock does not"
+    built = build_tables(archive, out)
+    assert (built.converted, built.reused, built.rebuilt) == (12, 0, None)
+    assert_tables_equal(out, to_tables(archive))
+
+
+def test_the_lock_is_released_after_an_error_and_after_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = write(tmp_path / "study.jsonl", FIRST)
+    out = tmp_path / "tables"
+    other = write(tmp_path / "other.jsonl", ['{"unrelated": 1}\n'])
+    with pytest.raises(ArchiveFormatError):
+        build_tables(other, out)
+    assert (out / STATE / "lock").exists(), "refused after the lock was taken"
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "_write_batch", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            build_tables(archive, out)
+    built = build_tables(archive, out)
+    assert (built.converted, built.reused, built.rebuilt) == (6, 0, None)
+    assert_tables_equal(out, to_tables(archive))
