@@ -46,7 +46,7 @@ from .datapackage import datapackage
 from .decode import decode_line
 from .errors import TablesLockedError
 from .files import atomic_path, make_folder, take_lock, write_text
-from .lines import preview
+from .lines import LINE_LIMIT, preview
 from .metrics import latest
 from .schema import SCHEMA_VERSION, SCHEMAS
 from .tables import (
@@ -300,7 +300,7 @@ def _check_first(source: Path) -> None:
     """Refuse a file whose first line is not JSON, as ``to_tables`` does (a blank line is no
     record; a last line still being written is checked as it is)."""
     with source.open("rb") as stream:
-        line = stream.readline()
+        line = stream.readline(LINE_LIMIT)
     if not line or (line.endswith(b"\n") and line.isspace()):
         return
     if not isinstance(decode_line(line), dict | list):
