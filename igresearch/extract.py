@@ -400,6 +400,12 @@ class _Compiler:
             "_strings": _strings,
         }
 
+    def is_item(self, variable: str) -> str:
+        """Whether `variable` holds an item (an object: in structures, anything but None)."""
+        if self.style == "dict":
+            return f"isinstance({variable}, _ITEM_TYPES)"
+        return f"{variable} is not None"
+
     def path(self, path: str, variable: str = "x", *, checked: bool = False) -> str:
         """The value at `path` in `variable` (a dict or structure unless `checked`), or None."""
         expression = variable
@@ -548,7 +554,7 @@ class _CompiledItems:
             "            continue",
             "        for e in edges:",
             f"            c = {compiler.path(elements[0], 'e', checked=True)}",
-            "            if not isinstance(c, _ITEM_TYPES):",
+            f"            if not {compiler.is_item('c')}:",
             "                continue",
             *add("c", "None", "            "),
         ]
@@ -559,7 +565,7 @@ class _CompiledItems:
                 "                continue",
                 "            for a in answers:",
                 f"                r = {compiler.path(reply, 'a', checked=True)}",
-                "                if isinstance(r, _ITEM_TYPES):",
+                f"                if {compiler.is_item('r')}:",
                 *add("r", "c_id", "                    "),
             ]
         lines.append("    return found, parents")
