@@ -554,13 +554,19 @@ def collect(
     return summary
 
 
-def _join(workers: list[threading.Thread]) -> None:
-    """Wait for the workers in steps of a quarter second, never for good: once a library such
-    as polars runs threads of its own, Ctrl-C may wake one of those instead, and the main thread
-    only sees it between two waits."""
-    for worker in workers:
-        while worker.is_alive():
-            worker.join(0.25)
+def _join(done: list[threading.Event]) -> None:
+    """Wait until every worker is done, in steps of a quarter second, never for good: once a
+    library such as polars runs threads of its own, Ctrl-C may wake one of those instead, and
+    the main thread only sees it between two waits. Not ``Thread.join``: up to Python 3.12, a
+    Ctrl-C that interrupts ``join(timeout)`` can mark the thread as stopped while it still runs
+    (CPython gh-90882), and its answer in flight would then be lost."""
+    for event in done:
+        while not event.wait(0.25):
+            pass
+
+
+#: The URLs still to fetch: (position in the run, shortcode, URL).
+_Tasks = queue.SimpleQueue[tuple[int, str, str]]
 
 
 class _Cancelled(Exception):
@@ -606,23 +612,30 @@ class _Run:
         given up on never keep the process alive.
         """
         self.no_connection_after = max(5, 2 * concurrency)
-        tasks: queue.SimpleQueue[tuple[int, str, str]] = queue.SimpleQueue()
+        tasks: _Tasks = queue.SimpleQueue()
         for position, (shortcode, url) in enumerate(todo):
             tasks.put((position, shortcode, url))
         context = contextvars.copy_context()  # the workers see an open replay
+        done = [threading.Event() for _ in range(min(concurrency, len(todo)))]
         workers = [
-            threading.Thread(target=self.work, args=(tasks, context), daemon=True, name=name)
-            for name in (f"igresearch-{n}" for n in range(min(concurrency, len(todo))))
+            threading.Thread(
+                target=self.work, args=(tasks, context, event), daemon=True, name=f"igresearch-{n}"
+            )
+            for n, event in enumerate(done)
         ]
+        started: list[threading.Event] = []
         try:
-            for worker in workers:
-                worker.start()
-            _join(workers)
+            for worker, event in zip(workers, done, strict=True):
+                try:
+                    worker.start()
+                finally:  # a start that Ctrl-C cut short has most likely started the thread
+                    started.append(event)
+            _join(started)
         except KeyboardInterrupt as error:
             self.stop.set()  # no new request; retry waits end; in-flight answers are stored
             self.summary.stopped = stop_rule(error)
             try:
-                _join(workers)
+                _join(started)
             except KeyboardInterrupt:
                 with self.lock:  # after any append under way: the archive stays whole
                     self.storing = False
@@ -638,8 +651,14 @@ class _Run:
         if self.failure is not None:  # a replay miss, a failed write, a bug
             raise self.failure
 
-    def work(self, tasks: queue.SimpleQueue[tuple[int, str, str]], context: Context) -> None:
-        """One worker: take URLs until none is left or the run stops."""
+    def work(self, tasks: _Tasks, context: Context, done: threading.Event) -> None:
+        """One worker: take URLs until none is left or the run stops; then set `done`."""
+        try:
+            self._work(tasks, context)
+        finally:
+            done.set()
+
+    def _work(self, tasks: _Tasks, context: Context) -> None:
         while not self.stop.is_set():
             try:
                 position, shortcode, url = tasks.get_nowait()

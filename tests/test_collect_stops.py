@@ -131,6 +131,58 @@ def test_item7_answers_in_flight_at_ctrl_c_are_stored(fake_api: FakeAPI, tmp_pat
     assert {r["outcome"] for r in stored} == {"ok"}
 
 
+def _interrupted_every_millisecond(wait: Any) -> float:
+    """Call `wait` until it returns, while a timer raises KeyboardInterrupt in it every
+    millisecond (as Ctrl-C, or a signal, lands in the middle of a wait); the seconds it took.
+    The interrupt is raised only inside `wait`, once per call, never into the test itself."""
+    armed = [False]
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    started = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+    try:
+        while True:
+            try:
+                armed[0] = True
+                wait()
+                armed[0] = False
+                break
+            except KeyboardInterrupt:
+                pass
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return time.monotonic() - started
+
+
+def test_waiting_for_the_workers_survives_interrupts() -> None:
+    """The wait for the workers, interrupted again and again, returns only once they are done
+    (waiting with Thread.join, it could return while one still ran: CPython gh-90882, an
+    answer in flight lost at Ctrl-C)."""
+    from igresearch.collect import _join
+
+    finished = threading.Event()
+    answered = []
+
+    def worker() -> None:
+        time.sleep(1.5)
+        answered.append(True)
+        finished.set()
+
+    for _ in range(2):
+        answered.clear()
+        finished.clear()
+        threading.Thread(target=worker, daemon=True).start()
+        took = _interrupted_every_millisecond(lambda: _join([finished]))
+        assert answered == [True], f"returned after {took:.2f} s while the worker ran"
+
+
 @pytest.mark.slow
 def test_item7_a_second_sigint_quits_at_once_with_the_archive_whole(
     fake_api: FakeAPI, tmp_path: Path
