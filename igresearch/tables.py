@@ -386,10 +386,11 @@ _ORDER = {
 def _reduce(name: str, rows: pl.DataFrame) -> pl.DataFrame:
     """A keyed table's rows, in the order added -> the table: one row per key, sorted by key, so
     the same records give the same tables whatever their order (but among snapshots with equal
-    keys and fetch times, the later record wins)."""
+    keys and fetch times, the later record wins; rows that tie on every sort column, comments
+    without id, keep the archive's order, as ``build_tables`` keeps it)."""
     key, order = _ORDER[name]
     kept = _merge_owners(rows) if name == "owners" else latest(rows, by=key)
-    return kept.sort(order, nulls_last=False)
+    return kept.sort(order, nulls_last=False, maintain_order=True)
 
 
 def _resolve(errors: pl.DataFrame, media: pl.DataFrame) -> pl.DataFrame:
