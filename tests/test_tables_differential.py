@@ -18,7 +18,7 @@ import io
 import json
 import random
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -558,10 +558,11 @@ TARGETS = sorted(
 CONTAINERS = sorted(set(TARGETS) - set(LEAVES))
 
 
-def mutated(index: int, target: str, value: Any) -> dict[str, Any]:
-    changed = node(index)
+def put(document: Any, target: str, value: Any) -> None:
+    """Set `value` (a copy; MISSING deletes) at the dotted path `target` (``*`` or ``0``: a
+    list's first item) of `document`."""
     steps = target.split(".")
-    parent: Any = changed
+    parent: Any = document
     for step in steps[:-1]:
         parent = parent[0] if step in ("*", "0") else parent[step]
     last: Any = 0 if steps[-1] in ("*", "0") else steps[-1]
@@ -569,6 +570,11 @@ def mutated(index: int, target: str, value: Any) -> dict[str, Any]:
         del parent[last]
     else:
         parent[last] = copy.deepcopy(value)
+
+
+def mutated(index: int, target: str, value: Any) -> dict[str, Any]:
+    changed = node(index)
+    put(changed, target, value)
     return record(envelope(changed), shortcode(index))
 
 
@@ -931,20 +937,8 @@ def mixed_lines(seed: int, count: int, *, bad: float = 0.25, mutate: float = 0.3
         if rng.random() < 0.3:
             del changed["owner"]["edge_followed_by"]
         if roll < bad + mutate:
-            target = rng.choice(TARGETS)
-            value = rng.choice(list(VALUES.values()))
-            steps = target.split(".")
-            parent: Any = changed
-            try:
-                for step in steps[:-1]:
-                    parent = parent[0] if step in ("*", "0") else parent[step]
-                last: Any = 0 if steps[-1] in ("*", "0") else steps[-1]
-                if value is MISSING:
-                    del parent[last]
-                else:
-                    parent[last] = copy.deepcopy(value)
-            except (KeyError, IndexError, TypeError):
-                pass
+            with suppress(KeyError, IndexError, TypeError):
+                put(changed, rng.choice(TARGETS), rng.choice(list(VALUES.values())))
         response: Any = envelope(changed)
         if rng.random() < 0.1:
             response = response["data"]
