@@ -709,35 +709,68 @@ def media_rows(deferred: Deferred) -> Rows:
     shape, node, meta = deferred
     style = "dict" if type(node) is dict else "struct"
     compiled = _COMPILED[(shape if shape in SHAPES else "graphql", style)]
-    fetched_at = meta.fetched_at
     media = compiled.media(node)
     media_id = _identify(media)
     media[_SOURCE_SHAPE] = shape
-    media[_FETCHED_AT] = fetched_at
+    media[_FETCHED_AT] = meta.fetched_at
     media[_CHANNEL] = meta.channel
-    comments, parents = compiled.comments.comments(node)
-    media[_IN_PAYLOAD] = count = len(comments)
-    parts = []
-    context: dict[str, list[Any]]
-    if count:
-        context = {
-            "media_id": [media_id] * count,
-            "parent_comment_id": parents,
-            "fetched_at": [fetched_at] * count,
-        }
-        parts.append(Part("comments", compiled.comments.build, comments, context))
-    for owners in compiled.owners:
-        if found := owners.items(node):
-            context = {"fetched_at": [fetched_at] * len(found)}
-            parts.append(Part("owners", owners.build, found, context))
-    if compiled.children is not None and (found := compiled.children.items(node)):
-        context = {
-            "parent_media_id": [media_id] * len(found),
-            "position": list(range(len(found))),
-            "fetched_at": [fetched_at] * len(found),
-        }
-        parts.append(Part("children", compiled.children.build, found, context))
-    return Rows(media, parts)
+    parts = _Parts.of(compiled, accounts_alike=False)
+    media[_IN_PAYLOAD] = parts.add(compiled, node, media_id, meta.fetched_at)
+    return Rows(media, [part for part in parts.all() if part.items])
+
+
+class _Parts(NamedTuple):
+    """The parts the nodes of one shape fill, node after node, in their order."""
+
+    comments: Part
+    owners: list[Part]  # one per owners declaration, or one for all when they read alike
+    children: Part | None
+
+    @classmethod
+    def of(cls, compiled: _CompiledShape, *, accounts_alike: bool) -> _Parts:
+        def part(table: str, build: Any, *context: str) -> Part:
+            return Part(table, build, [], {column: [] for column in (*context, "fetched_at")})
+
+        owners = [part("owners", accounts.build) for accounts in compiled.owners]
+        children = None
+        if compiled.children is not None:
+            children = part("children", compiled.children.build, "parent_media_id", "position")
+        return cls(
+            part("comments", compiled.comments.build, "media_id", "parent_comment_id"),
+            owners[:1] * len(owners) if accounts_alike else owners,
+            children,
+        )
+
+    def add(self, compiled: _CompiledShape, node: Any, media_id: str, fetched_at: Any) -> int:
+        """Add the rows of `node`; the number of its comments (and replies)."""
+        found, parents = compiled.comments.comments(node)
+        count = len(found)
+        self.comments.extend(
+            found,
+            media_id=[media_id] * count,
+            parent_comment_id=parents,
+            fetched_at=[fetched_at] * count,
+        )
+        for accounts, part in zip(compiled.owners, self.owners, strict=True):
+            items = accounts.items(node)
+            part.extend(items, fetched_at=[fetched_at] * len(items))
+        if compiled.children is not None and self.children is not None:
+            items = compiled.children.items(node)
+            self.children.extend(
+                items,
+                parent_media_id=[media_id] * len(items),
+                position=list(range(len(items))),
+                fetched_at=[fetched_at] * len(items),
+            )
+        return count
+
+    def all(self) -> list[Part]:
+        """Each part once, in table order."""
+        owners: list[Part] = []
+        for part in self.owners:
+            if not any(part is seen for seen in owners):
+                owners.append(part)
+        return [self.comments, *owners, *([self.children] if self.children else [])]
 
 
 _MEDIA_COLUMNS = SCHEMAS["media"].names()
@@ -794,39 +827,15 @@ def run_columns(run: list[Deferred]) -> tuple[dict[str, list[Any]], list[Part]]:
     media["source_shape"] = [found.shape for found in run]
     media["fetched_at"] = [found.meta.fetched_at for found in run]
     media["channel"] = [found.meta.channel for found in run]
-    media["comments_in_payload"] = counts = []
-    context = ("media_id", "parent_comment_id", "fetched_at")
-    comments = Part("comments", compiled.comments.build, [], {c: [] for c in context})
     # Owners and co-authors are read alike (GRAPHQL_ACCOUNT): one part, in record order.
-    owners = Part("owners", compiled.owners[0].build, [], {"fetched_at": []})
-    parts = [comments, owners]
-    if compiled.children is not None:
-        context = ("parent_media_id", "position", "fetched_at")
-        parts.append(Part("children", compiled.children.build, [], {c: [] for c in context}))
-    for node, media_id, fetched_at in zip(
-        nodes, media["media_id"], media["fetched_at"], strict=True
-    ):
-        found, parents = compiled.comments.comments(node)
-        count = len(found)
-        comments.extend(
-            found,
-            media_id=[media_id] * count,
-            parent_comment_id=parents,
-            fetched_at=[fetched_at] * count,
+    parts = _Parts.of(compiled, accounts_alike=True)
+    media["comments_in_payload"] = [
+        parts.add(compiled, node, media_id, fetched_at)
+        for node, media_id, fetched_at in zip(
+            nodes, media["media_id"], media["fetched_at"], strict=True
         )
-        counts.append(count)
-        for accounts in compiled.owners:
-            found = accounts.items(node)
-            owners.extend(found, fetched_at=[fetched_at] * len(found))
-        if compiled.children is not None and (found := compiled.children.items(node)):
-            count = len(found)
-            parts[-1].extend(
-                found,
-                parent_media_id=[media_id] * count,
-                position=list(range(count)),
-                fetched_at=[fetched_at] * count,
-            )
-    return media, parts
+    ]
+    return media, parts.all()
 
 
 def paths(shape: Shape = DEFAULT_SHAPE) -> Iterator[tuple[str, pl.DataType | None]]:
